@@ -1,0 +1,1 @@
+"""ImageNet class names (imagenet1k.tsv), shipped in the wheel as resnet_cli.labels."""

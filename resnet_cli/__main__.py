@@ -1,0 +1,5 @@
+"""Allow ``python -m resnet_cli``."""
+
+from resnet_cli.cli import main
+
+main()

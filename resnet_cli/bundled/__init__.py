@@ -1,0 +1,1 @@
+"""Converted model weights that ship inside the package."""

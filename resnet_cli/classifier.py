@@ -1,0 +1,83 @@
+"""A network with its weights loaded, turning preprocessed batches into probabilities."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_cli import models, weights
+from resnet_cli.classes import ImageNetClass, imagenet_classes
+from resnet_cli.errors import ResnetError
+from resnet_cli.runtime import mxnet
+
+
+@dataclass(frozen=True)
+class Prediction:
+    rank: int
+    index: int
+    wnid: str
+    label: str
+    probability: float
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64, so small probabilities keep their digits."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def top_k(probabilities: np.ndarray, k: int,
+          classes: tuple[ImageNetClass, ...]) -> list[list[Prediction]]:
+    """The k most probable classes of each row, ties broken by class index."""
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [
+        [Prediction(rank + 1, int(i), classes[i].wnid, classes[i].label, float(row[i]))
+         for rank, i in enumerate(idx)]
+        for row, idx in zip(probabilities, order, strict=True)
+    ]
+
+
+class Classifier:
+    """Holds a hybridized network; ``probabilities`` maps NCHW float32 to (N, classes)."""
+
+    def __init__(self, name: str, net: Any, classes: tuple[ImageNetClass, ...]) -> None:
+        self.name = name
+        self.net = net
+        self.classes = classes
+
+    @classmethod
+    def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None) -> Classifier:
+        name = models.canonical_name(model)
+        build = models.builder(name)
+        path = weights.locate(name, weights_file)
+        net = build(classes=1000)
+        load_params(net, path)
+        net.hybridize(static_alloc=True, static_shape=True)
+        return cls(name, net, imagenet_classes())
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        mx = mxnet()
+        return self.net(mx.nd.array(batch, dtype="float32")).asnumpy()
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(batch))
+
+    def predict(self, batch: np.ndarray, k: int) -> list[list[Prediction]]:
+        return top_k(self.probabilities(batch), k, self.classes)
+
+
+def load_params(net: Any, path: Path) -> None:
+    """``load_parameters`` with MXNet's multi-line errors reduced to one ResnetError line."""
+    mx = mxnet()
+    try:
+        net.load_parameters(str(path), ctx=mx.cpu())
+    except (mx.base.MXNetError, AssertionError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResnetError(f"cannot load weights {path}: {first}") from None

@@ -1,0 +1,173 @@
+"""The ``resnet`` command: Click wiring only; the work happens in importable modules.
+
+MXNet is imported inside command bodies, never at module level, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from resnet_cli import __version__
+from resnet_cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    ResnetError,
+)
+from resnet_cli.models import BUNDLED_MODEL, DEFAULT_MODEL, canonical_name
+from resnet_cli.output import FORMATS, display_path
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    every input classified
+  1    some inputs failed (each has an error record; the rest are classified)
+  2    usage or setup error (bad option, missing weights, ...)
+  130  interrupted (Ctrl-C); records already written are kept
+  141  output closed early (e.g. piped into `head`); ends quietly
+"""
+EXIT_BROKEN_PIPE = 141
+DEFAULT_BATCH_SIZE = 16
+
+
+class ResnetGroup(click.Group):
+    """Turns ResnetError, Ctrl-C and a closed stdout into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ResnetError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (| head): silence the final flush and stop quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
+
+
+@click.group(cls=ResnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="resnet")
+def cli() -> None:
+    """Classify images with ImageNet models (ResNet and the Gluon model zoo) on MXNet."""
+
+
+def model_options(f: Any) -> Any:
+    f = click.option("--weights", type=click.Path(dir_okay=False),
+                     help="Gluon .params file to load instead of the cached weights.")(f)
+    f = click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True,
+                     help=f"Model name (resnet18_v1, resnet34_v1, any Gluon zoo classifier). "
+                          f"{BUNDLED_MODEL} ships with the tool and works offline.")(f)
+    return f
+
+
+def engine_options(f: Any) -> Any:
+    f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
+    f = click.option("--workers", type=click.IntRange(1), default=None,
+                     help="Decoding threads [default: available cores].")(f)
+    f = click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
+                     show_default=True, help="Images per forward pass.")(f)
+    f = click.option("-0", "--null", is_flag=True,
+                     help="Paths on stdin are NUL-separated (find -print0).")(f)
+    f = click.option("--glob", "pattern", default=None,
+                     help="File-name pattern for folders [default: image extensions].")(f)
+    f = click.argument("inputs", nargs=-1, required=True)(f)
+    return f
+
+
+def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_size: int,
+                workers: int | None, pattern: str | None, null: bool, quiet: bool,
+                topk: int) -> Iterator[Any]:
+    """Load the model, expand the inputs and yield Records, with progress on a terminal."""
+    from resnet_cli import engine, models, progress
+    from resnet_cli import inputs as inputs_mod
+    from resnet_cli.classifier import Classifier
+    from resnet_cli.preprocess import Preprocessing
+    from resnet_cli.runtime import available_cores
+
+    classifier = Classifier.load(model, weights)
+    stdin = click.get_binary_stream("stdin") if "-" in inputs else None
+    sources = inputs_mod.expand(inputs, pattern, stdin, null)
+    if quiet or not sys.stderr.isatty():
+        total = None
+    else:  # a person is watching: list the inputs first so the bar can show an ETA
+        sources = list(sources)
+        total = len(sources)
+    records = engine.classify(sources, classifier, Preprocessing(*models.input_size(model)),
+                              batch_size, workers or available_cores(), topk)
+    yield from records if total is None else progress.track(records, total)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@engine_options
+@model_options
+@click.option("-k", "--topk", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="How many classes to show per image.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True,
+              help="table: rich on a terminal, aligned text in a pipe; json; jsonl; csv; tsv.")
+def predict(inputs: tuple[str, ...], model: str, weights: str | None, topk: int, fmt: str,
+            batch_size: int, workers: int | None, pattern: str | None, null: bool,
+            quiet: bool) -> None:
+    """Print the top-k ImageNet classes of each image.
+
+    INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
+    stdin, one per line. Every input yields exactly one record.
+    """
+    from resnet_cli.output import make_writer
+
+    stdout = sys.stdout
+    writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
+    failed = False
+    try:
+        for record in run_records(inputs, model, weights, batch_size, workers, pattern, null,
+                                  quiet, topk):
+            failed |= record.error is not None
+            writer.write(record)
+    finally:
+        writer.close()
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@cli.command(name="eval", epilog=EXIT_CODES_HELP)
+@engine_options
+@model_options
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="json adds per-class results and the failed files.")
+def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, fmt: str,
+             batch_size: int, workers: int | None, pattern: str | None, null: bool,
+             quiet: bool) -> None:
+    """Top-1 and top-5 accuracy on labelled images.
+
+    A file's class is read from its name (starting with a WordNet id, as in
+    n01440764_tench.JPEG) or from its folder (named by WordNet id or class name).
+    """
+    import json
+
+    from resnet_cli.classes import imagenet_classes
+    from resnet_cli.evaluation import Labeller
+    from resnet_cli.evaluation import evaluate as score
+
+    classes = imagenet_classes()
+    records = run_records(inputs, model, weights, batch_size, workers, pattern, null, quiet, 5)
+    report = score(records, Labeller(classes), classes, canonical_name(model))
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for path, error in report.errors:
+            click.echo(f"{display_path(path)}: error: {error}", err=True)
+        click.echo(f"model   {report.model}\nimages  {report.images}\n"
+                   f"top-1   {100 * report.top1_accuracy:.2f}%\n"
+                   f"top-5   {100 * report.top5_accuracy:.2f}%\nfailed  {len(report.errors)}")
+    sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
+
+
+def main() -> None:
+    cli(prog_name="resnet")

@@ -1,0 +1,77 @@
+"""The batch engine: preprocess in worker threads while the model runs, yield in order.
+
+Memory stays flat: at most ``2 * batch_size`` decoded inputs are in flight, sources are
+consumed lazily and records are yielded as soon as their batch is done.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from resnet_cli.classifier import Classifier, Prediction
+from resnet_cli.errors import InputError
+from resnet_cli.inputs import Source
+
+Preprocess = Callable[[str], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Record:
+    """The result for one input: predictions, or the one-line reason it failed."""
+
+    path: str
+    model: str
+    predictions: list[Prediction] | None = None
+    error: str | None = None
+
+
+Pending = tuple[Source, "Future[np.ndarray] | None"]
+
+
+def _tensor(item: Pending) -> np.ndarray | str:
+    """The preprocessed tensor, or the error text for this input."""
+    source, future = item
+    if future is None:
+        return source.error or "unknown error"
+    try:
+        return future.result()
+    except InputError as exc:
+        return str(exc)
+    except Exception as exc:  # a decoder bug must not end the run
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Preprocess,
+             batch_size: int, workers: int, topk: int) -> Iterator[Record]:
+    """One Record per source, in input order."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="preprocess")
+    pending: deque[Pending] = deque()
+    it = iter(sources)
+
+    def fill() -> None:
+        for source in it:
+            future = None if source.error else pool.submit(preprocess, source.path)
+            pending.append((source, future))
+            if len(pending) >= 2 * batch_size:
+                return
+
+    try:
+        fill()
+        while pending:
+            chunk = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
+            fill()  # the next batch decodes while this one runs through the model
+            tensors = [_tensor(item) for item in chunk]
+            good = [t for t in tensors if not isinstance(t, str)]
+            predictions = iter(classifier.predict(np.stack(good), topk) if good else [])
+            for (source, _), tensor in zip(chunk, tensors, strict=True):
+                if isinstance(tensor, str):
+                    yield Record(source.path, classifier.name, error=tensor)
+                else:
+                    yield Record(source.path, classifier.name, predictions=next(predictions))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,150 @@
+"""Render Records: rich tables on a terminal, aligned text in a pipe, or machine formats.
+
+Every writer flushes after each record, so ``resnet predict DIR --format jsonl | jq``
+shows results while the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from resnet_cli.engine import Record
+
+FORMATS = ("table", "json", "jsonl", "csv", "tsv")
+
+
+def display_path(path: str) -> str:
+    """A printable path: bytes that are not UTF-8 appear as ``\\xNN`` escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def record_dict(record: Record) -> dict[str, Any]:
+    path = display_path(record.path)
+    if record.error is not None:
+        return {"path": path, "error": record.error}
+    return {
+        "path": path,
+        "model": record.model,
+        "predictions": [
+            {"rank": p.rank, "index": p.index, "wnid": p.wnid, "label": p.label,
+             "probability": p.probability}
+            for p in record.predictions or []
+        ],
+    }
+
+
+class Writer:
+    """Base writer: subclasses implement ``write``; ``close`` ends the document."""
+
+    def __init__(self, stream: TextIO, topk: int) -> None:
+        self.stream = stream
+        self.topk = topk
+
+    def write(self, record: Record) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stream.flush()
+
+    def _emit(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+class JsonLinesWriter(Writer):
+    def write(self, record: Record) -> None:
+        self._emit(json.dumps(record_dict(record), ensure_ascii=False) + "\n")
+
+
+class JsonWriter(Writer):
+    """A JSON array, streamed element by element (valid once closed)."""
+
+    def __init__(self, stream: TextIO, topk: int) -> None:
+        super().__init__(stream, topk)
+        self._count = 0
+
+    def write(self, record: Record) -> None:
+        lead = "[\n  " if self._count == 0 else ",\n  "
+        self._count += 1
+        self._emit(lead + json.dumps(record_dict(record), ensure_ascii=False))
+
+    def close(self) -> None:
+        self._emit("[]\n" if self._count == 0 else "\n]\n")
+
+
+class DelimitedWriter(Writer):
+    """CSV or TSV with a header; the csv module quotes commas, tabs, quotes and newlines."""
+
+    def __init__(self, stream: TextIO, topk: int, delimiter: str) -> None:
+        super().__init__(stream, topk)
+        self._csv = csv.writer(stream, delimiter=delimiter, lineterminator="\n")
+        header = ["path", "model", "error"]
+        for i in range(1, topk + 1):
+            header += [f"label_{i}", f"probability_{i}"]
+        self._csv.writerow(header)
+
+    def write(self, record: Record) -> None:
+        row = [display_path(record.path), record.model if record.error is None else "",
+               record.error or ""]
+        for p in record.predictions or []:
+            row += [p.label, repr(p.probability)]
+        self._csv.writerow(row)
+        self.stream.flush()
+
+
+class TextWriter(Writer):
+    """Plain aligned text for pipes: the path, then one indented line per prediction."""
+
+    def write(self, record: Record) -> None:
+        path = display_path(record.path)
+        if record.error is not None:
+            self._emit(f"{path}: error: {record.error}\n")
+            return
+        lines = [f"{path}"]
+        width = max(len(p.label) for p in record.predictions or []) if record.predictions else 0
+        for p in record.predictions or []:
+            lines.append(f"  {p.rank:>2}  {p.label:<{width}}  {p.probability:.4f}")
+        self._emit("\n".join(lines) + "\n")
+
+
+class TableWriter(Writer):
+    """A rich table per image, for a person at a terminal."""
+
+    def __init__(self, stream: TextIO, topk: int, console: Console | None = None) -> None:
+        super().__init__(stream, topk)
+        self.console = console or Console(file=stream)
+
+    def write(self, record: Record) -> None:
+        path = display_path(record.path)
+        if record.error is not None:
+            self.console.print(f"[bold]{escape(path)}[/]: [red]error:[/] {escape(record.error)}",
+                               highlight=False)
+            return
+        table = Table(title=Text(path), title_justify="left", title_style="bold")
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("label")
+        table.add_column("wnid", style="dim")
+        table.add_column("probability", justify="right")
+        for p in record.predictions or []:
+            table.add_row(str(p.rank), p.label, p.wnid, f"{p.probability:.4f}")
+        self.console.print(table)
+
+
+def make_writer(fmt: str, stream: TextIO, topk: int, terminal: bool) -> Writer:
+    """The writer for ``fmt``; ``table`` means rich on a terminal, aligned text otherwise."""
+    if fmt == "json":
+        return JsonWriter(stream, topk)
+    if fmt == "jsonl":
+        return JsonLinesWriter(stream, topk)
+    if fmt in ("csv", "tsv"):
+        return DelimitedWriter(stream, topk, "," if fmt == "csv" else "\t")
+    if fmt == "table":
+        return TableWriter(stream, topk) if terminal else TextWriter(stream, topk)
+    raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,46 @@
+"""An unpickler that admits only an explicit allow-list of globals.
+
+Weight files arrive as pickles (``.pth``, the SqueezeNet ``.pkl``).  A plain
+``pickle.load`` would run whatever callable the file names; this one refuses any global
+that is not on the caller's list, so a malicious file fails instead of running code.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+import numpy as np
+
+# What a pickled dict of numpy arrays needs, and nothing more.
+NUMPY_ARRAY_GLOBALS: Mapping[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): np.core.multiarray._reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class UnsafePickleError(ValueError):
+    """The pickle names a global outside the allow-list."""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file: IO[bytes], allowed: Mapping[tuple[str, str], Any],
+                 persistent_load: Callable[[Any], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._allowed = allowed
+        self._persistent_load = persistent_load
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(
+                f"refusing to load {module}.{name}: not something a weights file needs"
+            ) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        if self._persistent_load is None:
+            raise UnsafePickleError("unexpected persistent id in pickle")
+        return self._persistent_load(pid)
