@@ -93,7 +93,7 @@ def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_
     from resnet_cli.runtime import available_cores
 
     classifier = Classifier.load(model, weights)
-    stdin = click.get_binary_stream("stdin") if "-" in inputs else None
+    stdin = sys.stdin.buffer if "-" in inputs else None
     sources = inputs_mod.expand(inputs, pattern, stdin, null)
     if quiet or not sys.stderr.isatty():
         total = None

@@ -78,7 +78,8 @@ class ResNet(mx.gluon.HybridBlock):
             self.features.add(nn.Activation("relu"))
             self.features.add(nn.MaxPool2D(3, 2, 1))
             in_channels = STEM_CHANNELS
-            for i, (blocks, channels) in enumerate(zip(STAGE_BLOCKS[depth], STAGE_CHANNELS, strict=True)):
+            stages = zip(STAGE_BLOCKS[depth], STAGE_CHANNELS, strict=True)
+            for i, (blocks, channels) in enumerate(stages):
                 stride = 1 if i == 0 else 2
                 self.features.add(make_stage(i + 1, blocks, channels, stride, in_channels))
                 in_channels = channels
