@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_cli import models, weights
+from resnet_cli import models, params, weights
 from resnet_cli.classes import ImageNetClass, imagenet_classes
-from resnet_cli.errors import ResnetError
 from resnet_cli.runtime import mxnet
 
 
@@ -53,12 +51,14 @@ class Classifier:
         self.classes = classes
 
     @classmethod
-    def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None) -> Classifier:
+    def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None,
+             progress: bool = False, notify: weights.Notify = weights.quiet) -> Classifier:
+        """Build ``model``, load its weights (fetching them if needed) and hybridize."""
         name = models.canonical_name(model)
         build = models.builder(name)
-        path = weights.locate(name, weights_file)
+        path = weights.locate(name, weights_file, progress=progress, notify=notify)
         net = build(classes=1000)
-        load_params(net, path)
+        params.load_into(net, path)
         net.hybridize(static_alloc=True, static_shape=True)
         return cls(name, net, imagenet_classes())
 
@@ -71,13 +71,3 @@ class Classifier:
 
     def predict(self, batch: np.ndarray, k: int) -> list[list[Prediction]]:
         return top_k(self.probabilities(batch), k, self.classes)
-
-
-def load_params(net: Any, path: Path) -> None:
-    """``load_parameters`` with MXNet's multi-line errors reduced to one ResnetError line."""
-    mx = mxnet()
-    try:
-        net.load_parameters(str(path), ctx=mx.cpu())
-    except (mx.base.MXNetError, AssertionError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ResnetError(f"cannot load weights {path}: {first}") from None

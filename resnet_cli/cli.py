@@ -92,7 +92,8 @@ def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_
     from resnet_cli.preprocess import Preprocessing
     from resnet_cli.runtime import available_cores
 
-    classifier = Classifier.load(model, weights)
+    classifier = Classifier.load(model, weights, progress=not quiet and sys.stderr.isatty(),
+                                 notify=stderr_notifier(quiet))
     stdin = sys.stdin.buffer if "-" in inputs else None
     sources = inputs_mod.expand(inputs, pattern, stdin, null)
     if quiet or not sys.stderr.isatty():
@@ -103,6 +104,11 @@ def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_
     records = engine.classify(sources, classifier, Preprocessing(*models.input_size(model)),
                               batch_size, workers or available_cores(), topk)
     yield from records if total is None else progress.track(records, total)
+
+
+def stderr_notifier(quiet: bool = False):
+    """Messages about fetching weights go to stderr, never into the records on stdout."""
+    return (lambda _message: None) if quiet else (lambda message: click.echo(message, err=True))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -167,6 +173,95 @@ def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, fmt: str,
                    f"top-1   {100 * report.top1_accuracy:.2f}%\n"
                    f"top-5   {100 * report.top5_accuracy:.2f}%\nfailed  {len(report.errors)}")
     sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
+
+
+@cli.group()
+def weights() -> None:
+    """Fetch, import, locate and verify model weights.
+
+    Weights are cached in $RESNET_HOME (default: ~/.cache/resnet). Sources: the Gluon
+    model zoo, then torchvision's ResNet-18/34 files converted to the Gluon layout.
+    RESNET_MIRROR=URL fetches the same file names from a mirror instead; RESNET_TIMEOUT
+    sets the network timeout in seconds (default 30).
+    """
+
+
+@weights.command(name="list")
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True)
+def weights_list(fmt: str) -> None:
+    """Every supported model: source, checksum, size, cached or not, cache path."""
+    import json
+
+    from resnet_cli import weights as w
+
+    rows = [w.status(name) for name in w.all_models()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("model", "source", "checksum", "size", "cached", "path")
+    for r in rows:
+        size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else ""
+        table.add_row(r["model"], r["source"], r["checksum"], size,
+                      "yes" if r["cached"] else "no", r["path"])
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+@weights.command(name="fetch")
+@click.argument("model")
+@click.option("--force", is_flag=True, help="Download again even if cached and valid.")
+def weights_fetch(model: str, force: bool) -> None:
+    """Download, verify and cache MODEL's weights."""
+    from resnet_cli import weights as w
+
+    click.echo(w.fetch(model, force=force, progress=sys.stderr.isatty(),
+                       notify=stderr_notifier()))
+
+
+@weights.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-m", "--model", required=True, help="Which model these weights are for.")
+def weights_import(file: str, model: str) -> None:
+    """Cache a local .params, torchvision .pth or .safetensors as MODEL's weights.
+
+    .pth files are read without torch and without running any code from the file.
+    """
+    from pathlib import Path
+
+    from resnet_cli import weights as w
+
+    click.echo(w.import_file(Path(file), model))
+
+
+@weights.command(name="path")
+@click.argument("model")
+def weights_path(model: str) -> None:
+    """Print where MODEL's weights are (exit 1 if they are not there yet)."""
+    from resnet_cli import weights as w
+
+    path = w.bundled_path(model) or w.cached_path(model)
+    click.echo(path)
+    sys.exit(EXIT_OK if path.is_file() else EXIT_SOME_FAILED)
+
+
+@weights.command(name="verify")
+@click.argument("model", required=False)
+def weights_verify(model: str | None) -> None:
+    """Re-hash cached weights against their records (all cached models by default)."""
+    from resnet_cli import weights as w
+
+    names = [model] if model else [m for m in w.all_models() if w.cached_path(m).is_file()]
+    failed = False
+    for name in names:
+        problem = w.verify_cached(name, full=True)
+        failed |= problem is not None
+        click.echo(f"{canonical_name(name)}: {'OK' if problem is None else 'FAILED: ' + problem}")
+    if not names:
+        click.echo(f"nothing cached in {w.cache_dir()}")
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
 def main() -> None:

@@ -87,16 +87,6 @@ def test_table_on_a_terminal(photos, cache):
     assert "[odd] name.png" in text and "espresso" in text and "probability" in text
 
 
-def test_missing_weights_is_one_clear_line_exit_2(photos, cache):
-    result = CliRunner().invoke(cli, ["predict", str(photos["chelsea"])])
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    (line,) = result.stderr.strip().splitlines()
-    assert str(cache / "resnet18_v1.params") in line
-    assert "--model squeezenet1.1" in line and "--weights" in line
-    assert "Traceback" not in result.stderr
-
-
 def test_weights_file_that_is_not_params_exit_2(photos, tmp_path, cache):
     junk = tmp_path / "junk.params"
     junk.write_bytes(b"garbage")
