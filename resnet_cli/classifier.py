@@ -45,10 +45,12 @@ def top_k(probabilities: np.ndarray, k: int,
 class Classifier:
     """Holds a hybridized network; ``probabilities`` maps NCHW float32 to (N, classes)."""
 
-    def __init__(self, name: str, net: Any, classes: tuple[ImageNetClass, ...]) -> None:
+    def __init__(self, name: str, net: Any, classes: tuple[ImageNetClass, ...],
+                 input_size: tuple[int, int] = (256, 224)) -> None:
         self.name = name
         self.net = net
         self.classes = classes
+        self.input_size = input_size  # (resize shorter side, center crop)
 
     @classmethod
     def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None,
@@ -60,7 +62,17 @@ class Classifier:
         net = build(classes=1000)
         params.load_into(net, path)
         net.hybridize(static_alloc=True, static_shape=True)
-        return cls(name, net, imagenet_classes())
+        return cls(name, net, imagenet_classes(), models.input_size(name))
+
+    @classmethod
+    def from_dir(cls, path: str | os.PathLike[str]) -> Classifier:
+        """A directory written by ``resnet build`` (verified against its SHA256SUMS)."""
+        from pathlib import Path
+
+        from resnet_cli import modeldir
+
+        description, net = modeldir.load_dir(Path(path))
+        return cls(description.name, net, description.classes, description.input_size)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         mx = mxnet()

@@ -60,6 +60,8 @@ def cli() -> None:
 
 
 def model_options(f: Any) -> Any:
+    f = click.option("--model-dir", type=click.Path(file_okay=False),
+                     help="A model directory written by 'resnet build'.")(f)
     f = click.option("--weights", type=click.Path(dir_okay=False),
                      help="Gluon .params file to load instead of the cached weights.")(f)
     f = click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True,
@@ -82,18 +84,25 @@ def engine_options(f: Any) -> Any:
     return f
 
 
-def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_size: int,
+def load_classifier(model: str, weights: str | None, model_dir: str | None,
+                    quiet: bool = False) -> Any:
+    from resnet_cli.classifier import Classifier
+
+    if model_dir is not None:
+        return Classifier.from_dir(model_dir)
+    return Classifier.load(model, weights, progress=not quiet and sys.stderr.isatty(),
+                           notify=stderr_notifier(quiet))
+
+
+def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
                 topk: int) -> Iterator[Any]:
-    """Load the model, expand the inputs and yield Records, with progress on a terminal."""
-    from resnet_cli import engine, models, progress
+    """Expand the inputs and yield Records, with progress on a terminal."""
+    from resnet_cli import engine, progress
     from resnet_cli import inputs as inputs_mod
-    from resnet_cli.classifier import Classifier
     from resnet_cli.preprocess import Preprocessing
     from resnet_cli.runtime import available_cores
 
-    classifier = Classifier.load(model, weights, progress=not quiet and sys.stderr.isatty(),
-                                 notify=stderr_notifier(quiet))
     stdin = sys.stdin.buffer if "-" in inputs else None
     sources = inputs_mod.expand(inputs, pattern, stdin, null)
     if quiet or not sys.stderr.isatty():
@@ -101,7 +110,7 @@ def run_records(inputs: tuple[str, ...], model: str, weights: str | None, batch_
     else:  # a person is watching: list the inputs first so the bar can show an ETA
         sources = list(sources)
         total = len(sources)
-    records = engine.classify(sources, classifier, Preprocessing(*models.input_size(model)),
+    records = engine.classify(sources, classifier, Preprocessing(*classifier.input_size),
                               batch_size, workers or available_cores(), topk)
     yield from records if total is None else progress.track(records, total)
 
@@ -119,9 +128,9 @@ def stderr_notifier(quiet: bool = False):
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True,
               help="table: rich on a terminal, aligned text in a pipe; json; jsonl; csv; tsv.")
-def predict(inputs: tuple[str, ...], model: str, weights: str | None, topk: int, fmt: str,
-            batch_size: int, workers: int | None, pattern: str | None, null: bool,
-            quiet: bool) -> None:
+def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
+            topk: int, fmt: str, batch_size: int, workers: int | None, pattern: str | None,
+            null: bool, quiet: bool) -> None:
     """Print the top-k ImageNet classes of each image.
 
     INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
@@ -129,11 +138,12 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, topk: int,
     """
     from resnet_cli.output import make_writer
 
+    classifier = load_classifier(model, weights, model_dir, quiet)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
     failed = False
     try:
-        for record in run_records(inputs, model, weights, batch_size, workers, pattern, null,
+        for record in run_records(inputs, classifier, batch_size, workers, pattern, null,
                                   quiet, topk):
             failed |= record.error is not None
             writer.write(record)
@@ -147,8 +157,8 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, topk: int,
 @model_options
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="json adds per-class results and the failed files.")
-def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, fmt: str,
-             batch_size: int, workers: int | None, pattern: str | None, null: bool,
+def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
+             fmt: str, batch_size: int, workers: int | None, pattern: str | None, null: bool,
              quiet: bool) -> None:
     """Top-1 and top-5 accuracy on labelled images.
 
@@ -161,9 +171,10 @@ def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, fmt: str,
     from resnet_cli.evaluation import Labeller
     from resnet_cli.evaluation import evaluate as score
 
+    classifier = load_classifier(model, weights, model_dir, quiet)
     classes = imagenet_classes()
-    records = run_records(inputs, model, weights, batch_size, workers, pattern, null, quiet, 5)
-    report = score(records, Labeller(classes), classes, canonical_name(model))
+    records = run_records(inputs, classifier, batch_size, workers, pattern, null, quiet, 5)
+    report = score(records, Labeller(classes), classes, classifier.name)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -262,6 +273,115 @@ def weights_verify(model: str | None) -> None:
     if not names:
         click.echo(f"nothing cached in {w.cache_dir()}")
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Model name.")
+@click.option("--model-dir", type=click.Path(file_okay=False),
+              help="Summarize the architecture of a directory written by 'resnet build'.")
+@click.option("--classes", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--input-size", type=click.IntRange(32), default=None,
+              help="Square input side [default: the model's crop, 224 for most].")
+@click.option("--depth", type=click.IntRange(0), default=None,
+              help="Show nesting down to this depth only (totals are unchanged).")
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True)
+def summary(model: str, model_dir: str | None, classes: int, input_size: int | None,
+            depth: int | None, fmt: str) -> None:
+    """Show the network layer by layer: type, output shape, parameters, MACs.
+
+    Needs no weights and never downloads anything.
+    """
+    import json
+
+    from resnet_cli import models
+    from resnet_cli.summary import summarize
+
+    if model_dir is not None:
+        from pathlib import Path
+
+        from resnet_cli.modeldir import load_dir
+
+        description, _ = load_dir(Path(model_dir))
+        model, classes = description.metadata["architecture"], description.metadata["classes"]
+        input_size = input_size or description.input_size[1]
+    net = models.builder(model)(classes=classes)
+    net.initialize()
+    result = summarize(net, canonical_name(model), input_size or models.input_size(model)[1],
+                       classes)
+    if depth is not None:
+        result.layers = [row for row in result.layers if row.depth <= depth]
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        from resnet_cli.render import summary_table
+
+        summary_table(result, sys.stdout)
+
+
+@cli.command()
+@click.option("--depth", "resnet_depth", type=click.Choice(["18", "34"]), default=None,
+              help="Build resnet18_v1 / resnet34_v1 from the project's own blocks.")
+@click.option("-m", "--model", default=None,
+              help="Or any model name (e.g. the bundled squeezenet1.1).")
+@click.option("--classes", type=click.IntRange(1), default=1000, show_default=True,
+              help="Classifier size; other than 1000, the classifier starts fresh.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="Gluon .params file to load.")
+@click.option("--pretrained", is_flag=True,
+              help="Load the cached, bundled or downloadable ImageNet weights.")
+@click.option("--int8", is_flag=True, help="Quantize to int8 (oneDNN), calibrated on images.")
+@click.option("--calibrate", type=click.Path(exists=True, file_okay=False),
+              help="Folder of real images for int8 calibration.")
+@click.option("--calibration-images", type=click.IntRange(1), default=1000,
+              show_default=True, help="At most this many calibration images.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Directory to write.")
+def build(resnet_depth: str | None, model: str | None, classes: int, weights: str | None,
+          pretrained: bool, int8: bool, calibrate: str | None, calibration_images: int,
+          out: str) -> None:
+    """Build a network, load weights and export a self-contained model directory.
+
+    The directory holds the MXNet symbol and params, labels, metadata and SHA256SUMS;
+    'resnet predict --model-dir DIR' uses it.
+    """
+    from pathlib import Path
+
+    from resnet_cli import build as builder
+    from resnet_cli import modeldir, models
+    from resnet_cli import weights as w
+    from resnet_cli.preprocess import Preprocessing
+
+    if (resnet_depth is None) == (model is None):
+        raise click.UsageError("give exactly one of --depth and --model")
+    if weights and pretrained:
+        raise click.UsageError("--weights and --pretrained exclude each other")
+    if int8 and not calibrate:
+        raise click.UsageError("--int8 needs --calibrate IMAGES_DIR")
+    name = canonical_name(model or f"resnet{resnet_depth}_v1")
+    source = Path(weights) if weights else (
+        w.locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
+        if pretrained else None)
+    net, fresh = builder.build_network(name, classes, source)
+    if source is not None and fresh:
+        click.echo(f"freshly initialised (not in the weights): {', '.join(fresh)}", err=True)
+    input_size = models.input_size(name)
+    extra = {"weights": str(source) if source else None}
+    if int8:
+        preprocess = Preprocessing(*input_size)
+        tensors = builder.calibration_tensors(Path(calibrate), preprocess, calibration_images,
+                                              stderr_notifier())
+        fp32_top1 = builder.top1(net, tensors)
+        net = builder.quantize(net, tensors)
+        agreement = float((builder.top1(net, tensors) == fp32_top1).mean())
+        click.echo(f"int8 top-1 agreement with fp32 on {len(tensors)} calibration images: "
+                   f"{100 * agreement:.1f}%")
+        extra.update(calibration={"images": len(tensors), "mode": "entropy",
+                                  "top1_agreement": agreement})
+    path = modeldir.export(net, Path(out), name=name + ("-int8" if int8 else ""),
+                           architecture=name, classes=classes, input_size=input_size,
+                           int8=int8, extra=extra)
+    click.echo(str(path))
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ def available_cores() -> int:
 def mxnet() -> ModuleType:
     """Return the ``mxnet`` module, configuring threads on first import."""
     os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
+    os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")  # no "backend activated" chatter
     with warnings.catch_warnings():
         # mxnet 1.9 triggers numpy/distutils deprecation warnings at import.
         warnings.simplefilter("ignore")

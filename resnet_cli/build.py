@@ -1,0 +1,92 @@
+"""``resnet build``: assemble a network, load weights, optionally quantize to int8, export.
+
+With a classifier size other than 1000, every parameter whose name and shape match the
+1000-class weights is loaded and the rest (the classifier) is freshly initialised.
+int8 uses MXNet's oneDNN (MKLDNN) quantization with entropy calibration on real images.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet_cli import inputs, models, params
+from resnet_cli.errors import InputError, ResnetError
+from resnet_cli.preprocess import Preprocessing
+from resnet_cli.runtime import mxnet
+
+CALIBRATION_BATCH = 25
+
+
+def build_network(model: str, classes: int, weights_path: Path | None
+                  ) -> tuple[Any, list[str]]:
+    """The initialized network and the names of parameters left freshly initialised."""
+    mx = mxnet()
+    build = models.builder(model)
+    _, crop = models.input_size(model)
+    if weights_path is not None and classes == 1000:
+        net = build(classes=1000)
+        params.load_into(net, weights_path)
+        return net, []
+    net = build(classes=classes)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, crop, crop)))  # materialize deferred shapes
+    if weights_path is None:
+        return net, sorted(net._collect_params_with_prefix())
+    source = build(classes=1000)
+    params.load_into(source, weights_path)
+    loaded = source._collect_params_with_prefix()
+    fresh = []
+    for name, param in net._collect_params_with_prefix().items():
+        if name in loaded and loaded[name].shape == param.shape:
+            param.set_data(loaded[name].data())
+        else:
+            fresh.append(name)
+    return net, fresh
+
+
+def calibration_tensors(images: Path, preprocess: Preprocessing, limit: int,
+                        warn: Callable[[str], None]) -> np.ndarray:
+    """Up to ``limit`` preprocessed images from a folder; unreadable ones are skipped."""
+    tensors = []
+    for source in inputs.expand([str(images)]):
+        if len(tensors) >= limit:
+            break
+        try:
+            if source.error:
+                raise InputError(source.error)
+            tensors.append(preprocess(source.path))
+        except InputError as exc:
+            warn(f"calibration: skipping {source.path}: {exc}")
+    if not tensors:
+        raise ResnetError(f"no readable images to calibrate with in {images}")
+    return np.stack(tensors)
+
+
+def quantize(net: Any, calibration: np.ndarray) -> Any:
+    """An int8 SymbolBlock, thresholds from the entropy of real activations."""
+    mx = mxnet()
+    try:
+        import scipy.stats  # noqa: F401 - MXNet's entropy calibration needs it
+    except ImportError:
+        raise ResnetError("int8 calibration needs scipy: pip install 'resnet-cli[int8]'") from None
+    from mxnet.contrib import quantization
+
+    data = mx.io.NDArrayIter(data=mx.nd.array(calibration), batch_size=CALIBRATION_BATCH,
+                             data_name="data")
+    with warnings.catch_warnings():  # MXNet's "Cannot decide type for data": noise
+        warnings.simplefilter("ignore", UserWarning)
+        return quantization.quantize_net_v2(
+            net, quantized_dtype="auto", quantize_granularity="channel-wise",
+            calib_data=data, calib_mode="entropy", num_calib_examples=len(calibration),
+            ctx=mx.cpu())
+
+
+def top1(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:
+    mx = mxnet()
+    return np.concatenate([net(mx.nd.array(tensors[i:i + batch])).asnumpy().argmax(axis=1)
+                           for i in range(0, len(tensors), batch)])

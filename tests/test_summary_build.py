@@ -1,0 +1,163 @@
+"""``resnet summary`` against the real forward pass; ``resnet build`` directories round-trip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from resnet_cli.cli import cli
+from resnet_cli.runtime import mxnet
+
+mx = mxnet()
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def summary_json(*args: str) -> dict:
+    result = invoke("summary", "-f", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_resnet18_totals(cache):
+    totals = summary_json("--model", "resnet18_v1")["totals"]
+    assert totals["trainable"] == 11_689_512
+    assert totals["parameters"] == 11_699_112
+    assert abs(totals["macs"] / 1e9 - 1.82) < 0.01
+    assert totals["size_mb"] == pytest.approx(11_699_112 * 4 / 1e6, abs=1e-3)
+    assert not cache.exists()  # nothing fetched, nothing cached
+
+
+def test_shapes_match_the_real_forward_pass():
+    from resnet_cli.network import resnet18
+
+    report = summary_json("--model", "resnet18", "--input-size", "160", "--classes", "10")
+    layers = {row["path"]: row for row in report["layers"]}
+    net = resnet18(classes=10)
+    net.initialize()
+    x = mx.nd.zeros((1, 3, 160, 160))
+    for i, block in enumerate(net.features):
+        x = block(x)
+        assert tuple(layers[f"features.{i}"]["output_shape"]) == x.shape
+    assert tuple(layers["output"]["output_shape"]) == net(mx.nd.zeros((1, 3, 160, 160))).shape
+    assert layers["output"]["params"] == 512 * 10 + 10
+
+
+def test_depth_limits_rows_not_totals():
+    full = summary_json("--model", "resnet34")
+    shallow = summary_json("--model", "resnet34", "--depth", "1")
+    assert {row["depth"] for row in shallow["layers"]} == {0, 1}
+    assert shallow["totals"] == full["totals"]
+    assert len(full["layers"]) > 100
+
+
+def test_table_shows_layers_and_totals():
+    result = invoke("summary", "--model", "squeezenet1.1", "--depth", "2")
+    assert result.exit_code == 0
+    assert "Conv2D 3->64 3x3/2" in result.stdout and "64x111x111" in result.stdout
+    assert "total parameters" in result.stdout and "1,235,496" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def calibration_dir(tmp_path_factory, photos) -> Path:
+    folder = tmp_path_factory.mktemp("calib")
+    for name, path in photos.items():
+        shutil.copy(path, folder / f"{name}{path.suffix}")
+    return folder
+
+
+def predict_json(*args: str) -> list[dict]:
+    result = invoke("predict", "-f", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_built_directory_matches_in_process_model(tmp_path, photos, cache):
+    out = tmp_path / "sq"
+    result = invoke("build", "--model", "squeezenet1.1", "--pretrained", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "SHA256SUMS", "labels.tsv", "metadata.json", "model-0000.params", "model-symbol.json"]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["architecture"] == "squeezenet1.1" and meta["classes"] == 1000
+    assert meta["preprocessing"]["crop"] == 224 and meta["versions"]["mxnet"] == "1.9.1"
+    images = [str(photos[n]) for n in ("chelsea", "coffee", "rocket")]
+    built = predict_json("--model-dir", str(out), *images)
+    direct = predict_json("--model", "squeezenet1.1", *images)
+    for a, b in zip(built, direct, strict=True):
+        assert [p["index"] for p in a["predictions"]] == [p["index"] for p in b["predictions"]]
+        for p, q in zip(a["predictions"], b["predictions"], strict=True):
+            assert abs(p["probability"] - q["probability"]) <= 1e-5
+    summary = summary_json("--model-dir", str(out))
+    assert summary["model"] == "squeezenet1.1"
+
+
+def test_resnet_build_with_new_classifier_keeps_the_rest(tmp_path, photos, cache):
+    from resnet_cli.network import resnet18
+
+    source = resnet18()
+    source.initialize(mx.init.Xavier())
+    source(mx.nd.zeros((1, 3, 224, 224)))
+    source.save_parameters(str(tmp_path / "r18.params"))
+    out = tmp_path / "r18-10"
+    result = invoke("build", "--depth", "18", "--classes", "10", "--weights",
+                    str(tmp_path / "r18.params"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "freshly initialised (not in the weights): output.weight, output.bias" in result.stderr
+    net = mx.gluon.SymbolBlock.imports(str(out / "model-symbol.json"), ["data"],
+                                       str(out / "model-0000.params"))
+    exported = dict(net.collect_params().items())
+    conv0 = next(v for k, v in exported.items() if k.endswith("conv0_weight"))
+    expected = source.features[0].weight.data().asnumpy()
+    np.testing.assert_array_equal(conv0.data().asnumpy(), expected)
+    records = predict_json("--model-dir", str(out), "-k", "3", str(photos["coffee"]))
+    assert records[0]["predictions"][0]["label"].startswith("class_")
+
+
+@pytest.mark.parametrize("damage", ["missing", "edited", "sums"])
+def test_damaged_directory_is_one_clear_error(tmp_path, photos, damage, cache):
+    out = tmp_path / "sq"
+    assert invoke("build", "--model", "squeezenet1.1", "--pretrained", "--out",
+                  str(out)).exit_code == 0
+    if damage == "missing":
+        (out / "model-0000.params").unlink()
+        expected = "model-0000.params is missing"
+    elif damage == "edited":
+        with (out / "model-symbol.json").open("a") as f:
+            f.write(" ")
+        expected = "model-symbol.json does not match its SHA-256"
+    else:
+        (out / "SHA256SUMS").unlink()
+        expected = "SHA256SUMS is missing"
+    result = invoke("predict", "--model-dir", str(out), str(photos["coffee"]))
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert expected in line
+
+
+def test_build_usage_errors(tmp_path):
+    result = invoke("build", "--depth", "18", "--model", "squeezenet1.1", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "exactly one of --depth and --model" in result.output
+    result = invoke("build", "--depth", "18", "--int8", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--int8 needs --calibrate" in result.output
+
+
+def test_int8_build_runs_and_reports_agreement(tmp_path, calibration_dir, photos, cache):
+    out = tmp_path / "sq-int8"
+    result = invoke("build", "--model", "squeezenet1.1", "--pretrained", "--int8",
+                    "--calibrate", str(calibration_dir), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "int8 top-1 agreement with fp32 on 4 calibration images" in result.stdout
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["int8"] and meta["name"] == "squeezenet1.1-int8"
+    assert "quantized" in (out / "model-symbol.json").read_text()
+    records = predict_json("--model-dir", str(out), str(photos["coffee"]))
+    assert records[0]["model"] == "squeezenet1.1-int8"
+    assert records[0]["predictions"][0]["label"] == "espresso"
