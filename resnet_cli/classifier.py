@@ -10,7 +10,7 @@ import numpy as np
 
 from resnet_cli import models, params, weights
 from resnet_cli.classes import ImageNetClass, imagenet_classes
-from resnet_cli.runtime import mxnet
+from resnet_cli.runtime import mxnet, optimize
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,19 @@ class Classifier:
 
     @classmethod
     def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None,
-             progress: bool = False, notify: weights.Notify = weights.quiet) -> Classifier:
-        """Build ``model``, load its weights (fetching them if needed) and hybridize."""
+             progress: bool = False, notify: weights.Notify = weights.quiet,
+             fuse: bool = True) -> Classifier:
+        """Build ``model``, load its weights (fetching them if needed) and optimize it.
+
+        ``fuse=False`` keeps the plain hybridized graph (the reference path).
+        """
         name = models.canonical_name(model)
         build = models.builder(name)
         path = weights.locate(name, weights_file, progress=progress, notify=notify)
         net = build(classes=1000)
         params.load_into(net, path)
-        net.hybridize(static_alloc=True, static_shape=True)
-        return cls(name, net, imagenet_classes(), models.input_size(name))
+        input_size = models.input_size(name)
+        return cls(name, optimize(net, input_size[1], fuse), imagenet_classes(), input_size)
 
     @classmethod
     def from_dir(cls, path: str | os.PathLike[str]) -> Classifier:
@@ -72,6 +76,8 @@ class Classifier:
         from resnet_cli import modeldir
 
         description, net = modeldir.load_dir(Path(path))
+        if not description.metadata.get("int8"):  # int8 graphs come fused already
+            optimize(net, description.input_size[1])
         return cls(description.name, net, description.classes, description.input_size)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:

@@ -384,5 +384,44 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
     click.echo(str(path))
 
 
+@cli.command()
+@model_options
+@click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
+              show_default=True)
+@click.option("--images", type=click.Path(exists=True, file_okay=False),
+              help="Also measure end-to-end throughput on this folder.")
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Decoding threads for --images [default: available cores].")
+@click.option("--plain", is_flag=True, help="Skip oneDNN fusion (the reference fp32 path).")
+def bench(model: str, weights: str | None, model_dir: str | None, batch_size: int,
+          images: str | None, repeats: int, workers: int | None, plain: bool) -> None:
+    """Images per second: model only (warm-up excluded, median of repeats), and with
+    --images, end to end from files to records."""
+    from pathlib import Path
+
+    from resnet_cli import bench as b
+    from resnet_cli.classifier import Classifier
+    from resnet_cli.runtime import available_cores
+
+    if model_dir is not None:
+        classifier = Classifier.from_dir(model_dir)
+    else:
+        classifier = Classifier.load(model, weights, notify=stderr_notifier(), fuse=not plain)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    click.echo(f"{classifier.name}, batch {batch_size}, OMP threads {threads}, "
+               f"{available_cores()} cores")
+    results = [b.model_only(classifier, batch_size, repeats,
+                            images=Path(images) if images else None)]
+    if images:
+        results.append(b.end_to_end(classifier, Path(images), batch_size,
+                                    workers or available_cores(), repeats))
+    for m in results:
+        runs = " ".join(f"{r:.1f}" for r in m.images_per_second)
+        click.echo(f"{m.label:<11} {m.median:8.1f} images/s  (median; runs {runs})")
+    if len(results) == 2:
+        click.echo(f"ratio end-to-end / model-only: {results[1].median / results[0].median:.3f}")
+
+
 def main() -> None:
     cli(prog_name="resnet")

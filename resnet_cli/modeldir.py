@@ -130,5 +130,6 @@ def load_dir(path: Path) -> tuple[ModelDir, Any]:
     except (mx.base.MXNetError, ValueError, AssertionError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ResnetError(f"model dir {path}: cannot load the network ({first})") from None
-    net.hybridize(static_alloc=True, static_shape=True)
+    if metadata.get("int8"):
+        net.hybridize(static_alloc=True, static_shape=True)
     return ModelDir(path, metadata, classes), net

@@ -161,3 +161,19 @@ def test_int8_build_runs_and_reports_agreement(tmp_path, calibration_dir, photos
     records = predict_json("--model-dir", str(out), str(photos["coffee"]))
     assert records[0]["model"] == "squeezenet1.1-int8"
     assert records[0]["predictions"][0]["label"] == "espresso"
+
+
+def test_bench_reports_medians(photos, tmp_path, cache):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name, path in photos.items():
+        shutil.copy(path, folder / f"{name}{path.suffix}")
+    result = invoke("bench", "--model", "squeezenet1.1", "-b", "4", "--repeats", "2",
+                    "--images", str(folder))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("squeezenet1.1, batch 4, OMP threads")
+    model_only = float(lines[1].split()[1])
+    end_to_end = float(lines[2].split()[1])
+    assert model_only > 0 and end_to_end > 0
+    assert lines[3].startswith("ratio end-to-end / model-only:")
