@@ -1,0 +1,76 @@
+"""Issue 6 benchmark: cold-process wall time of ``resnet predict one.jpg`` and ``--help``.
+
+Run:  .venv/bin/python benchmarks/cold_start.py [--model resnet18_v1] [--image PATH]
+
+Compared with the least a Python process needs for the same answer: import MXNet, build
+the network, load the cached weights, preprocess one image and run one forward pass.
+Weights must be cached (``resnet weights fetch`` or ``import``); without them the
+benchmark uses the bundled squeezenet1.1.  Commands alternate; medians of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from resnet_cli import weights
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = """
+import sys
+import numpy as np
+import mxnet as mx
+from PIL import Image
+from resnet_cli.models import builder
+net = builder(sys.argv[1])(classes=1000)
+net.load_parameters(sys.argv[2])
+img = Image.open(sys.argv[3]).convert("RGB").resize((224, 224))
+x = (np.asarray(img, np.float32) / 255 - 0.45) / 0.225
+print(net(mx.nd.array(x.transpose(2, 0, 1)[None])).asnumpy().argmax())
+"""
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet18_v1")
+    parser.add_argument("--image", type=Path, default=ROOT / "tests" / "data" / "coffee.png")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    model = args.model
+    path = weights.bundled_path(model) or weights.cached_path(model)
+    if not path.is_file():
+        print(f"{model} weights not cached at {path}; using squeezenet1.1")
+        model, path = "squeezenet1.1", weights.bundled_path("squeezenet1.1")
+    resnet = [sys.executable, "-m", "resnet_cli"]
+    commands = {
+        "minimal script": [sys.executable, "-c", MINIMAL, model, str(path), str(args.image)],
+        "resnet predict": [*resnet, "predict", "-m", model, str(args.image)],
+        "resnet --help": [*resnet, "--help"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeats):
+        for name, cmd in commands.items():
+            times[name].append(wall(cmd))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"{model}, one image, cold process, {args.repeats} alternating runs")
+    for name, median in medians.items():
+        runs = " ".join(f"{t:.2f}" for t in times[name])
+        print(f"{name:<16} median {median:5.2f} s   (runs {runs})")
+    ratio = medians["resnet predict"] / medians["minimal script"]
+    print(f"resnet predict / minimal script: {ratio:.2f}x  (target <= 1.3x)")
+    print(f"resnet --help: {medians['resnet --help']:.2f} s  (target < 0.3 s)")
+
+
+if __name__ == "__main__":
+    main()
