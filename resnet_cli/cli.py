@@ -97,8 +97,12 @@ def load_classifier(model: str, weights: str | None, model_dir: str | None,
 
 def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                topk: int) -> Iterator[Any]:
-    """Expand the inputs and yield Records, with progress on a terminal."""
+                topk: int, console: Any = None) -> Iterator[Any]:
+    """Expand the inputs and yield Records, with progress on a terminal.
+
+    ``console``: the rich console the results are printed on, when that is the terminal,
+    so the bar is drawn below them rather than through them.
+    """
     from resnet_cli import engine, progress
     from resnet_cli import inputs as inputs_mod
     from resnet_cli.preprocess import Preprocessing
@@ -113,7 +117,7 @@ def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
         total = len(sources)
     records = engine.classify(sources, classifier, Preprocessing(*classifier.input_size),
                               batch_size, workers or available_cores(), topk)
-    yield from records if total is None else progress.track(records, total)
+    yield from records if total is None else progress.track(records, total, console)
 
 
 def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
@@ -145,7 +149,7 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir:
     failed = False
     try:
         for record in run_records(inputs, classifier, batch_size, workers, pattern, null,
-                                  quiet, topk):
+                                  quiet, topk, getattr(writer, "console", None)):
             failed |= record.error is not None
             writer.write(record)
     finally:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from rich.console import Console
+
 T = TypeVar("T")
 
 
-def track(items: Iterable[T], total: int | None, description: str = "classifying"
-          ) -> Iterator[T]:
-    """Yield ``items`` while drawing count, rate and ETA on stderr."""
-    from rich.console import Console
+def track(items: Iterable[T], total: int | None, console: Console | None = None,
+          description: str = "classifying") -> Iterator[T]:
+    """Yield ``items`` while drawing count, rate and ETA (on stderr unless ``console``).
+
+    Results printed through the same ``console`` appear above the bar, not through it.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -24,7 +28,8 @@ def track(items: Iterable[T], total: int | None, description: str = "classifying
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console or Console(stderr=True), transient=True,
+                  redirect_stdout=False, redirect_stderr=False) as progress:
         task = progress.add_task(description, total=total, rate="")
         for item in items:
             progress.advance(task)
