@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_cli import inputs, models, params
+from resnet_cli import inputs, modeldir, models, params
 from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
@@ -104,3 +105,34 @@ def top1(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:
     mx = mxnet()
     return np.concatenate([net(mx.nd.array(tensors[i:i + batch])).asnumpy().argmax(axis=1)
                            for i in range(0, len(tensors), batch)])
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    fresh: list[str]  # parameters not taken from the weights
+    agreement: float | None = None  # int8 vs fp32 top-1 on the calibration images
+    calibration_images: int = 0
+
+
+def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
+              calibrate: Path | None, calibration_images: int,
+              warn: Callable[[str], None]) -> BuildResult:
+    """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
+    net, fresh = build_network(model, classes, weights_path)
+    input_size = models.input_size(model)
+    extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
+    agreement, count = None, 0
+    if calibrate is not None:
+        tensors = calibration_tensors(calibrate, Preprocessing(*input_size),
+                                      calibration_images, warn)
+        fp32_top1 = top1(net, tensors)
+        net = quantize(net, tensors)
+        agreement, count = float((top1(net, tensors) == fp32_top1).mean()), len(tensors)
+        extra["calibration"] = {"images": count, "mode": "entropy",
+                                "top1_agreement": agreement}
+    int8 = calibrate is not None
+    path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
+                           architecture=model, classes=classes, input_size=input_size,
+                           int8=int8, extra=extra)
+    return BuildResult(path, fresh, agreement, count)

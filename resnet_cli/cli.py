@@ -214,16 +214,10 @@ def weights_list(fmt: str) -> None:
     rows = [w.status(name) for name in w.all_models()]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    else:
+        from resnet_cli.render import weights_table
 
-    table = Table("model", "source", "checksum", "size", "cached", "path")
-    for r in rows:
-        size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else ""
-        table.add_row(r["model"], r["source"], r["checksum"], size,
-                      "yes" if r["cached"] else "no", r["path"])
-    Console(width=None if sys.stdout.isatty() else 250).print(table)
+        weights_table(rows, sys.stdout)
 
 
 @weights.command(name="fetch")
@@ -353,9 +347,7 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
     from pathlib import Path
 
     from resnet_cli import build as builder
-    from resnet_cli import modeldir, models
     from resnet_cli import weights as w
-    from resnet_cli.preprocess import Preprocessing
 
     if (resnet_depth is None) == (model is None):
         raise click.UsageError("give exactly one of --depth and --model")
@@ -367,26 +359,16 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
     source = Path(weights) if weights else (
         w.locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
         if pretrained else None)
-    net, fresh = builder.build_network(name, classes, source)
-    if source is not None and fresh:
-        click.echo(f"freshly initialised (not in the weights): {', '.join(fresh)}", err=True)
-    input_size = models.input_size(name)
-    extra = {"weights": str(source) if source else None}
-    if int8:
-        preprocess = Preprocessing(*input_size)
-        tensors = builder.calibration_tensors(Path(calibrate), preprocess, calibration_images,
-                                              stderr_notifier())
-        fp32_top1 = builder.top1(net, tensors)
-        net = builder.quantize(net, tensors)
-        agreement = float((builder.top1(net, tensors) == fp32_top1).mean())
-        click.echo(f"int8 top-1 agreement with fp32 on {len(tensors)} calibration images: "
-                   f"{100 * agreement:.1f}%")
-        extra.update(calibration={"images": len(tensors), "mode": "entropy",
-                                  "top1_agreement": agreement})
-    path = modeldir.export(net, Path(out), name=name + ("-int8" if int8 else ""),
-                           architecture=name, classes=classes, input_size=input_size,
-                           int8=int8, extra=extra)
-    click.echo(str(path))
+    calibration = Path(calibrate) if int8 else None
+    result = builder.build_dir(name, classes, source, Path(out), calibration,
+                               calibration_images, stderr_notifier())
+    if source is not None and result.fresh:
+        click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
+                   err=True)
+    if result.agreement is not None:
+        click.echo(f"int8 top-1 agreement with fp32 on {result.calibration_images} "
+                   f"calibration images: {100 * result.agreement:.1f}%")
+    click.echo(str(result.path))
 
 
 @cli.command()

@@ -1,8 +1,8 @@
-"""Rich rendering of a network summary."""
+"""Rich tables for people: the network summary and the weights list."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -42,3 +42,12 @@ def summary_table(summary: Summary, stream: TextIO) -> None:
     table.add_row("weight size", "", "", f"{summary.size_mb:.1f} MB", "")
     console = Console(file=stream, width=None if stream.isatty() else 120)
     console.print(table)
+
+
+def weights_table(rows: list[dict[str, Any]], stream: TextIO) -> None:
+    table = Table("model", "source", "checksum", "size", "cached", "path")
+    for r in rows:
+        size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else ""
+        table.add_row(r["model"], r["source"], r["checksum"], size,
+                      "yes" if r["cached"] else "no", r["path"])
+    Console(file=stream, width=None if stream.isatty() else 250).print(table)
