@@ -21,7 +21,7 @@ from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
 
-CALIBRATION_BATCH = 25
+CALIBRATION_BATCH = 50  # 25: 94.9%, 50: 96.2%, 100: 95.7% top-1 agreement (SqueezeNet)
 
 
 def build_network(model: str, classes: int, weights_path: Path | None
