@@ -60,10 +60,10 @@ def cli() -> None:
 
 
 def model_options(f: Any) -> Any:
-    f = click.option("--model-dir", type=click.Path(file_okay=False),
-                     help="A model directory written by 'resnet build'.")(f)
     f = click.option("--weights", type=click.Path(dir_okay=False),
                      help="Gluon .params file to load instead of the cached weights.")(f)
+    f = click.option("--model-dir", type=click.Path(file_okay=False),
+                     help="A model directory written by 'resnet build'.")(f)
     f = click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True,
                      help=f"Model name (resnet18_v1, resnet34_v1, any Gluon zoo classifier). "
                           f"{BUNDLED_MODEL} ships with the tool and works offline.")(f)
@@ -72,14 +72,14 @@ def model_options(f: Any) -> Any:
 
 def engine_options(f: Any) -> Any:
     f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
-    f = click.option("--workers", type=click.IntRange(1), default=None,
-                     help="Decoding threads [default: available cores].")(f)
-    f = click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
-                     show_default=True, help="Images per forward pass.")(f)
     f = click.option("-0", "--null", is_flag=True,
                      help="Paths on stdin are NUL-separated (find -print0).")(f)
     f = click.option("--glob", "pattern", default=None,
                      help="File-name pattern for folders [default: image extensions].")(f)
+    f = click.option("--workers", type=click.IntRange(1), default=None,
+                     help="Decoding threads [default: available cores].")(f)
+    f = click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
+                     show_default=True, help="Images per forward pass.")(f)
     f = click.argument("inputs", nargs=-1, required=True)(f)
     return f
 
@@ -126,13 +126,13 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@engine_options
 @model_options
 @click.option("-k", "--topk", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="How many classes to show per image.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True,
               help="table: rich on a terminal, aligned text in a pipe; json; jsonl; csv; tsv.")
+@engine_options
 def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
             topk: int, fmt: str, batch_size: int, workers: int | None, pattern: str | None,
             null: bool, quiet: bool) -> None:
@@ -158,10 +158,10 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir:
 
 
 @cli.command(name="eval", epilog=EXIT_CODES_HELP)
-@engine_options
 @model_options
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="json adds per-class results and the failed files.")
+@engine_options
 def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
              fmt: str, batch_size: int, workers: int | None, pattern: str | None, null: bool,
              quiet: bool) -> None:
