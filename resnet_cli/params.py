@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,16 @@ def load_into(net: Any, path: Path) -> None:
     try:
         net.load_parameters(str(path), ctx=mx.cpu())
     except (mx.base.MXNetError, AssertionError, ValueError, KeyError) as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise ResnetError(f"cannot load weights {path}: {first}") from None
+        raise ResnetError(f"cannot load weights {path}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """MXNet's first line, without the file name, the parameter listing or its advice."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    # C++ errors carry a traceback; the reason ends their last line, after the check.
+    first = lines[-1].rsplit(": ", 1)[-1] if lines[0].startswith("Traceback") else lines[0]
+    first = re.sub(r" (?:in|from) file '[^']*'", "", first)
+    return re.split(r", which contains|, choices are|\. Set |\. Please ", first)[0]
 
 
 def check_loads(model: str, path: Path) -> None:

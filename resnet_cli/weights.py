@@ -281,7 +281,11 @@ def import_file(path: Path, model: str) -> Path:
         else:
             tmp = _convert_torch(model, path, fmt)
         try:
-            params.check_loads(model, tmp)
+            try:
+                params.check_loads(model, tmp)
+            except ResnetError as exc:
+                reason = str(exc).split(": ", 1)[-1]  # drop the temporary file's name
+                raise ResnetError(f"{path} does not fit {model}: {reason}") from None
             provenance = {"source": str(path.resolve()), "kind": f"import-{fmt}",
                           "source_sha256": sha256_file(path)}
             return _install(model, tmp, provenance)

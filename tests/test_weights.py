@@ -261,3 +261,27 @@ def test_zoo_legacy_prefixed_params_load_into_our_resnet(tmp_path):
     ours.load_parameters(str(tmp_path / "legacy.params"))
     x = mx.nd.random.uniform(shape=(1, 3, 224, 224))
     assert np.abs(ours(x).asnumpy() - zoo(x).asnumpy()).max() <= 1e-5
+
+
+def test_import_gluon_params_and_path(zoo_params, tmp_path, cache):
+    missing = invoke("weights", "path", "resnet18_v1")
+    assert missing.exit_code == 1 and missing.stdout.strip() == str(cache / "resnet18_v1.params")
+    source = tmp_path / "mine.params"
+    source.write_bytes(zoo_params)
+    result = invoke("weights", "import", str(source), "--model", "resnet18")
+    assert result.exit_code == 0, result.output
+    assert (cache / "resnet18_v1.params").read_bytes() == zoo_params
+    record = json.loads((cache / "resnet18_v1.json").read_text())
+    assert record["kind"] == "import-params" and record["source"] == str(source.resolve())
+    assert invoke("weights", "path", "resnet18_v1").exit_code == 0
+
+
+def test_import_refuses_weights_of_another_model(zoo_params, tmp_path, cache):
+    source = tmp_path / "r18.params"
+    source.write_bytes(zoo_params)
+    result = invoke("weights", "import", str(source), "--model", "resnet34_v1")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {source} does not fit resnet34_v1: ")
+    assert not (cache / "resnet34_v1.params").exists()
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == []
