@@ -230,14 +230,16 @@ def fetch(model: str, force: bool = False, progress: bool = False,
                 if progress:
                     notify(f"fetching {model} weights from {source.url}")
                 tmp = download(source.url, cache_dir(), progress)
+                result = tmp
                 try:
                     result = _params_from_download(model, source, tmp)
                     provenance = {"source": source.url, "kind": source.kind,
                                   "source_" + source.algorithm.replace("-", "_"):
                                       source.checksum}
                     return _install(model, result, provenance)
-                finally:
+                finally:  # whatever was not moved into place goes
                     tmp.unlink(missing_ok=True)
+                    result.unlink(missing_ok=True)
             except (DownloadError, ResnetError) as exc:
                 failures.append(str(exc))
     raise ResnetError(
