@@ -110,14 +110,15 @@ def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
 
     stdin = sys.stdin.buffer if "-" in inputs else None
     sources = inputs_mod.expand(inputs, pattern, stdin, null)
-    if quiet or not sys.stderr.isatty():
-        total = None
-    else:  # a person is watching: list the inputs first so the bar can show an ETA
+    show = not quiet and sys.stderr.isatty()
+    total = None
+    if show and stdin is None:  # list the inputs first so the bar can show an ETA
         sources = list(sources)
         total = len(sources)
+    # (paths streaming in on stdin are not waited for: that bar counts without an ETA)
     records = engine.classify(sources, classifier, Preprocessing(*classifier.input_size),
                               batch_size, workers or available_cores(), topk)
-    yield from records if total is None else progress.track(records, total, console)
+    yield from progress.track(records, total, console) if show else records
 
 
 def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:

@@ -25,9 +25,10 @@ def track(items: Iterable[T], total: int | None, console: Console | None = None,
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn())
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
+    if total is not None:
+        columns += [TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console or Console(stderr=True), transient=True,
                   redirect_stdout=False, redirect_stderr=False) as progress:
         task = progress.add_task(description, total=total, rate="")
