@@ -75,8 +75,11 @@ class Classifier:
 
         from resnet_cli import modeldir
 
-        description, net = modeldir.load_dir(Path(path))
-        if not description.metadata.get("int8"):  # int8 graphs come fused already
+        description = modeldir.read_dir(Path(path))
+        net = modeldir.load_network(description)
+        if description.metadata.get("int8"):  # int8 graphs come fused already
+            net.hybridize(static_alloc=True, static_shape=True)
+        else:
             optimize(net, description.input_size[1])
         return cls(description.name, net, description.classes, description.input_size)
 

@@ -300,9 +300,9 @@ def summary(model: str, model_dir: str | None, classes: int, input_size: int | N
     if model_dir is not None:
         from pathlib import Path
 
-        from resnet_cli.modeldir import load_dir
+        from resnet_cli.modeldir import read_dir
 
-        description, _ = load_dir(Path(model_dir))
+        description = read_dir(Path(model_dir))
         model, classes = description.metadata["architecture"], description.metadata["classes"]
         input_size = input_size or description.input_size[1]
     net = models.builder(model)(classes=classes)

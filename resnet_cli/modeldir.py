@@ -17,6 +17,7 @@ from typing import Any
 from resnet_cli import __version__
 from resnet_cli.classes import ImageNetClass, imagenet_classes
 from resnet_cli.errors import ResnetError
+from resnet_cli.params import mxnet_reason
 from resnet_cli.preprocess import MEAN, STD
 from resnet_cli.runtime import mxnet
 from resnet_cli.weights import sha256_file
@@ -112,24 +113,27 @@ def verify(path: Path) -> None:
                               f"(damaged or edited)")
 
 
-def load_dir(path: Path) -> tuple[ModelDir, Any]:
-    """Verify and load a model directory; the description and a ready SymbolBlock."""
+def read_dir(path: Path) -> ModelDir:
+    """Verify a model directory and read its metadata and labels (no MXNet needed)."""
     verify(path)
-    mx = mxnet()
     try:
         metadata = json.loads((path / METADATA).read_text())
         metadata["preprocessing"]["crop"]
         classes = _read_labels(path / LABELS)
     except (ValueError, KeyError, TypeError) as exc:
         raise ResnetError(f"model dir {path}: bad metadata or labels ({exc})") from None
+    return ModelDir(path, metadata, classes)
+
+
+def load_network(model_dir: ModelDir) -> Any:
+    """The exported network as a SymbolBlock (not yet hybridized)."""
+    mx = mxnet()
+    path = model_dir.path
     try:
         with warnings.catch_warnings():  # "Cannot decide type for data": harmless, noisy
             warnings.simplefilter("ignore", UserWarning)
-            net = mx.gluon.SymbolBlock.imports(str(path / SYMBOL), ["data"],
-                                               str(path / PARAMS), ctx=mx.cpu())
+            return mx.gluon.SymbolBlock.imports(str(path / SYMBOL), ["data"],
+                                                str(path / PARAMS), ctx=mx.cpu())
     except (mx.base.MXNetError, ValueError, AssertionError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ResnetError(f"model dir {path}: cannot load the network ({first})") from None
-    if metadata.get("int8"):
-        net.hybridize(static_alloc=True, static_shape=True)
-    return ModelDir(path, metadata, classes), net
+        raise ResnetError(f"model dir {path}: cannot load the network "
+                          f"({mxnet_reason(exc)})") from None

@@ -19,10 +19,10 @@ def load_into(net: Any, path: Path) -> None:
     try:
         net.load_parameters(str(path), ctx=mx.cpu())
     except (mx.base.MXNetError, AssertionError, ValueError, KeyError) as exc:
-        raise ResnetError(f"cannot load weights {path}: {_reason(exc)}") from None
+        raise ResnetError(f"cannot load weights {path}: {mxnet_reason(exc)}") from None
 
 
-def _reason(exc: Exception) -> str:
+def mxnet_reason(exc: Exception) -> str:
     """MXNet's first line, without the file name, the parameter listing or its advice."""
     lines = str(exc).strip().splitlines() or [type(exc).__name__]
     # C++ errors carry a traceback; the reason ends their last line, after the check.
