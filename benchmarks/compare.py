@@ -132,11 +132,14 @@ def main() -> None:
     base = statistics.median(rates["onnxruntime"])
     print(f"ResNet-18, batch {args.batch_size}, {available_cores()} cores, "
           f"{args.repeats} alternating rounds of ~{args.seconds:g} s")
+    print("(paired: median over rounds of each round's ratio, which cancels the drift of a"
+          " noisy machine)")
     for name, values in rates.items():
         median = statistics.median(values)
+        paired = statistics.median(v / b for v, b in zip(values, rates["onnxruntime"], strict=True))
         runs = " ".join(f"{v:.1f}" for v in values)
         print(f"{name:<18} {median:7.1f} images/s  x{median / base:5.2f} vs onnxruntime"
-              f"   (runs {runs})")
+              f"  paired x{paired:5.2f}   (runs {runs})")
 
 
 if __name__ == "__main__":

@@ -157,7 +157,12 @@ def test_int8_build_runs_and_reports_agreement(tmp_path, calibration_dir, photos
     assert "int8 top-1 agreement with fp32 on 4 calibration images" in result.stdout
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["int8"] and meta["name"] == "squeezenet1.1-int8"
-    assert "quantized" in (out / "model-symbol.json").read_text()
+    nodes = json.loads((out / "model-symbol.json").read_text())["nodes"]
+    ops = [node["op"] for node in nodes if node["op"] != "null"]
+    head = ops[max(i for i, op in enumerate(ops) if op == "Pooling"):]
+    assert any("quantized" in op for op in ops)
+    # Class scores stay fp32: nothing after the final pool is quantized again.
+    assert head == ["Pooling", "Flatten"]
     records = predict_json("--model-dir", str(out), str(photos["coffee"]))
     assert records[0]["model"] == "squeezenet1.1-int8"
     # 4 calibration images make coarse thresholds: the right class stays in the top 5.
