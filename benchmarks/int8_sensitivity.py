@@ -78,16 +78,10 @@ def quantized(net: Any, thresholds: Thresholds, scale: float, fp32_convs: list[s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return quantization.quantize_net_v2(
-            net, quantized_dtype="auto", quantize_granularity="channel-wise",
-            calib_data=calib, calib_mode="customize", num_calib_examples=50, ctx=mx.cpu(),
+            net, **build.QUANTIZATION, calib_data=calib, calib_mode="customize",
+            num_calib_examples=50, ctx=mx.cpu(),
             exclude_layers=build.classifier_head(net) + fp32_convs,
             LayerOutputCollector=FixedThresholds(scaled))
-
-
-def logits(net: Any, data: np.ndarray) -> np.ndarray:
-    mx = mxnet()
-    return np.concatenate([net(mx.nd.array(data[i:i + 50])).asnumpy()
-                           for i in range(0, len(data), 50)])
 
 
 def main() -> None:
@@ -98,7 +92,7 @@ def main() -> None:
 
     data = build.calibration_tensors(args.images, Preprocessing(), args.count, print)
     net = Classifier.load("squeezenet1.1", fuse=False).net
-    reference = logits(net, data)
+    reference = build.logits(net, data)
     with captured_thresholds() as thresholds:
         build.quantize(net, data)
     convs = sorted((name.removesuffix("_output") for name in thresholds
@@ -106,7 +100,7 @@ def main() -> None:
                    key=lambda name: int(name.rsplit("_", 1)[1]))
 
     def report(label: str, fp32_convs: list[str], scale: float = 1.0) -> float:
-        out = logits(quantized(net, thresholds, scale, fp32_convs, data), data)
+        out = build.logits(quantized(net, thresholds, scale, fp32_convs, data), data)
         agreement = float((out.argmax(1) == reference.argmax(1)).mean())
         rms = float(np.sqrt(((out - reference) ** 2).mean()))
         print(f"{label:<36} top-1 agreement {agreement:6.1%}   logit RMS error {rms:.3f}",

@@ -21,6 +21,8 @@ from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
 
+# How ``resnet build --int8`` quantizes; benchmarks/int8_sensitivity.py uses the same.
+QUANTIZATION = {"quantized_dtype": "auto", "quantize_granularity": "channel-wise"}
 CALIBRATION_BATCH = 50  # 25: 94.9%, 50: 96.2%, 100: 95.7% top-1 agreement (SqueezeNet)
 
 
@@ -96,15 +98,19 @@ def quantize(net: Any, calibration: np.ndarray) -> Any:
     with warnings.catch_warnings():  # MXNet's "Cannot decide type for data": noise
         warnings.simplefilter("ignore", UserWarning)
         return quantization.quantize_net_v2(
-            net, quantized_dtype="auto", quantize_granularity="channel-wise",
-            calib_data=data, calib_mode="entropy", num_calib_examples=len(calibration),
-            exclude_layers=classifier_head(net), ctx=mx.cpu())
+            net, **QUANTIZATION, calib_data=data, calib_mode="entropy",
+            num_calib_examples=len(calibration), exclude_layers=classifier_head(net),
+            ctx=mx.cpu())
 
 
-def top1(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:
+def logits(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:
     mx = mxnet()
-    return np.concatenate([net(mx.nd.array(tensors[i:i + batch])).asnumpy().argmax(axis=1)
+    return np.concatenate([net(mx.nd.array(tensors[i:i + batch])).asnumpy()
                            for i in range(0, len(tensors), batch)])
+
+
+def top1(net: Any, tensors: np.ndarray) -> np.ndarray:
+    return logits(net, tensors).argmax(axis=1)
 
 
 @dataclass(frozen=True)
