@@ -192,6 +192,45 @@ def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir
     sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
 
 
+@cli.command(name="explain", epilog=EXIT_CODES_HELP)
+@model_options
+@click.argument("image", type=click.Path(dir_okay=False))
+@click.option("-k", "--topk", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Explain the model's top-k classes.")
+@click.option("-c", "--class", "wanted", multiple=True, metavar="NAME|INDEX",
+              help="Explain this class instead (index, WordNet id or name); repeatable.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="PNG to write [default: IMAGE_NAME.gradcam.png in the current folder].")
+@click.option("-f", "--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="json adds each heatmap's peak and centre share.")
+def explain_image(image: str, model: str, weights: str | None, model_dir: str | None,
+                  topk: int, wanted: tuple[str, ...], output: str | None, fmt: str) -> None:
+    """Grad-CAM: where in IMAGE the evidence for each class lies, drawn as one PNG.
+
+    Panels: the photo as the model saw it (resized, cropped), then one heatmap overlay
+    per class with its label and probability. Needs an fp32 model (not an int8 dir).
+    """
+    import json
+
+    from resnet_cli import explain as ex
+    from resnet_cli.errors import InputError
+
+    explainable = ex.from_dir(model_dir) if model_dir else ex.from_model(
+        model, weights, progress=sys.stderr.isatty(), notify=stderr_notifier())
+    classes = [ex.resolve_class(name, explainable.classes) for name in wanted]
+    try:
+        result = ex.explain(image, explainable, topk, classes)
+    except InputError as exc:
+        click.echo(f"Error: {display_path(image)}: {exc}", err=True)
+        sys.exit(EXIT_SOME_FAILED)
+    out = output or str(ex.default_output(image))
+    ex.render(result).save(out, format="PNG")
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(out), indent=2))
+    else:
+        click.echo("\n".join(ex.summary_lines(result, out)))
+
+
 @cli.group()
 def weights() -> None:
     """Fetch, import, locate and verify model weights.
