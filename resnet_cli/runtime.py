@@ -12,6 +12,8 @@ import warnings
 from types import ModuleType
 from typing import Any
 
+from resnet_cli.compat import restore_numpy_aliases
+
 
 def available_cores() -> int:
     """Cores this process may run on (not the machine's total)."""
@@ -25,6 +27,7 @@ def mxnet() -> ModuleType:
     """Return the ``mxnet`` module, configuring threads on first import."""
     os.environ.setdefault("OMP_NUM_THREADS", str(available_cores()))
     os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")  # no "backend activated" chatter
+    restore_numpy_aliases()
     with warnings.catch_warnings():
         # mxnet 1.9 triggers numpy/distutils deprecation warnings at import.
         warnings.simplefilter("ignore")

@@ -23,7 +23,8 @@ from resnet_cli.preprocess import Preprocessing
 from resnet_cli.torch_formats import read_pth
 from tests.test_weights import server  # noqa: F401 - fixture
 
-torch = pytest.importorskip("torch", reason="torch not installed: pip install -e '.[test]'")
+torch = pytest.importorskip("torch", reason="torch not installed (the test extra brings it on "
+                                             "Python 3.11 only: on 3.12 pip would fetch CUDA)")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
 from tests.torch_resnet import randomized  # noqa: E402 - needs torch
