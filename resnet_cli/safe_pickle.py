@@ -22,7 +22,30 @@ NUMPY_ARRAY_GLOBALS: Mapping[tuple[str, str], Any] = {
 
 
 class UnsafePickleError(ValueError):
-    """The pickle names a global outside the allow-list."""
+    """The pickle names a global outside the allow-list, or tries to modify one."""
+
+
+class Sealed:
+    """An allowed callable that the pickle can call but not modify.
+
+    The BUILD opcode sets attributes on whatever object is on the stack; applied to a
+    shared global it would change it for every later load in the process.  A sealed
+    callable has no ``__dict__`` and refuses ``__setstate__``.
+    """
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        object.__setattr__(self, "_call", call)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise UnsafePickleError("the pickle tries to modify a loader object")
+
+    def __setstate__(self, state: Any) -> None:
+        raise UnsafePickleError("the pickle tries to modify a loader object")
 
 
 class RestrictedUnpickler(pickle.Unpickler):

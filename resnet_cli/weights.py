@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -207,10 +208,25 @@ def _convert_torch(model: str, path: Path, fmt: str) -> Path:
     if canonical_name(model) not in TORCHVISION_FILES:
         raise ResnetError(f"torch weights convert only to {', '.join(TORCHVISION_FILES)}")
     state = read_pth(path) if fmt == "pth" else read_safetensors(path)
-    fd, out = tempfile.mkstemp(dir=cache_dir(), prefix=".convert-", suffix=".params")
+    try:
+        converted = torchvision_to_gluon(state)
+    except ResnetError as exc:
+        raise ResnetError(f"{path}: {exc}") from None
+    out = _temporary(".convert-")
+    try:
+        params.save(converted, out)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _temporary(prefix: str) -> Path:
+    """A new empty ``.params`` file in the cache, for a file on its way in."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=cache_dir(), prefix=prefix, suffix=".params")
     os.close(fd)
-    params.save(torchvision_to_gluon(state), Path(out))
-    return Path(out)
+    return Path(name)
 
 
 def fetch(model: str, force: bool = False, progress: bool = False,
@@ -275,11 +291,12 @@ def import_file(path: Path, model: str) -> Path:
     fmt = detect_format(path)
     with _model_lock(model):
         if fmt == "params":
-            fd, tmp_name = tempfile.mkstemp(dir=cache_dir(), prefix=".import-",
-                                            suffix=".params")
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                out.write(src.read())
-            tmp = Path(tmp_name)
+            tmp = _temporary(".import-")
+            try:
+                shutil.copyfile(path, tmp)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         else:
             tmp = _convert_torch(model, path, fmt)
         try:
