@@ -447,4 +447,7 @@ def bench(model: str, weights: str | None, model_dir: str | None, batch_size: in
 
 
 def main() -> None:
+    from resnet_cli import process
+
+    process.quiet_decoders()
     cli(prog_name="resnet")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from resnet_cli import failures
 from resnet_cli.classifier import Classifier, Prediction
-from resnet_cli.errors import InputError
 from resnet_cli.inputs import Source
 
 Preprocess = Callable[[str], np.ndarray]
@@ -30,7 +30,19 @@ class Record:
     error: str | None = None
 
 
-Pending = tuple[Source, "Future[np.ndarray] | None"]
+Pending = tuple[Source, "Future[np.ndarray | str] | None"]
+
+
+def _attempt(preprocess: Preprocess, path: str) -> np.ndarray | str:
+    """Run in a worker: the tensor, or the one-line reason it failed.
+
+    Never an exception: a future holding one would keep the failed decode's frames (and
+    pixels) alive in a reference cycle until the garbage collector ran.
+    """
+    try:
+        return preprocess(path)
+    except Exception as exc:  # a decoder bug must not end the run
+        return failures.reason(exc)
 
 
 def _tensor(item: Pending) -> np.ndarray | str:
@@ -38,12 +50,7 @@ def _tensor(item: Pending) -> np.ndarray | str:
     source, future = item
     if future is None:
         return source.error or "unknown error"
-    try:
-        return future.result()
-    except InputError as exc:
-        return str(exc)
-    except Exception as exc:  # a decoder bug must not end the run
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return future.result()
 
 
 def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Preprocess,
@@ -55,7 +62,7 @@ def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Prep
 
     def fill() -> None:
         for source in it:
-            future = None if source.error else pool.submit(preprocess, source.path)
+            future = None if source.error else pool.submit(_attempt, preprocess, source.path)
             pending.append((source, future))
             if len(pending) >= 2 * batch_size:
                 return
@@ -73,5 +80,5 @@ def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Prep
                     yield Record(source.path, classifier.name, error=tensor)
                 else:
                     yield Record(source.path, classifier.name, predictions=next(predictions))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    finally:  # on Ctrl-C, never wait for a worker still inside a decoder
+        pool.shutdown(wait=False, cancel_futures=True)

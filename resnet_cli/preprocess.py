@@ -8,13 +8,15 @@ threads can run it while the model computes.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import warnings
+import struct
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from resnet_cli import budget, failures, files
 from resnet_cli.errors import InputError
 
 MEAN = (0.485, 0.456, 0.406)
@@ -22,7 +24,8 @@ STD = (0.229, 0.224, 0.225)
 _MEAN = np.array(MEAN, dtype=np.float32)
 _STD = np.array(STD, dtype=np.float32)
 _WHITE = (255, 255, 255)
-MAX_ASPECT = 64
+_BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexError, TypeError)
+_BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never in one copy
 
 
 @dataclass(frozen=True)
@@ -36,26 +39,32 @@ class Preprocessing:
 
 
 def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
-    """Open, decode fully, orient by EXIF and convert to RGB, or raise InputError."""
+    """Decode a regular file within the budget, orient by EXIF, convert to RGB.
+
+    Raises InputError with a one-line reason, and nothing else: the failed decode's
+    frames and pixels are released before it is raised (see ``failures``).
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()
-                ImageOps.exif_transpose(img, in_place=True)  # no copy when upright
-                return to_rgb(img)
-    except IsADirectoryError:
-        raise InputError("is a directory") from None
-    except FileNotFoundError:
-        raise InputError("no such file") from None
-    except PermissionError:
-        raise InputError("permission denied") from None
-    except UnidentifiedImageError:
-        raise InputError("not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(f"refused: {exc}".split(" could be")[0]) from None
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise InputError(f"cannot decode: {exc}") from None
+        return _decode(path)
+    except Exception as exc:  # every decoder failure, worded once, in one place
+        why = failures.reason(exc)
+    raise InputError(why)  # outside the except block: no __context__ to keep alive
+
+
+def _decode(path: str | os.PathLike[str]) -> Image.Image:
+    with files.open_regular(path) as stream, Image.open(stream) as img:
+        refusal = budget.refusal(*img.size, img.mode)
+        if refusal is not None:
+            raise InputError(refusal)
+        img.load()
+        _orient(img)
+        return to_rgb(img)
+
+
+def _orient(img: Image.Image) -> None:
+    """Apply the EXIF orientation; a damaged EXIF block is ignored, not fatal."""
+    with contextlib.suppress(*_BAD_EXIF):  # the pixels decoded fine: classify them as stored
+        ImageOps.exif_transpose(img, in_place=True)  # no copy when upright
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -74,22 +83,33 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def gray_to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit or float gray to 'L': I;16 spans 0..65535, 'I' too once it exceeds 255, 'F' 0..1."""
-    values = np.asarray(img, dtype=np.float64)
-    peak = values.max(initial=0)
-    if img.mode.startswith("I;16") or (img.mode == "I" and peak > 255):
-        values = values / 257.0
-    elif img.mode == "F" and peak <= 1.0:
-        values = values * 255.0
-    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
+    """16-bit or float gray to 'L': I;16 spans 0..65535, 'I' too once it exceeds 255, 'F' 0..1.
+
+    Scaled a band of rows at a time, so a 9000x9000 16-bit PNG needs a few MiB on top of
+    its pixels rather than four float64 copies of them.
+    """
+    peak = img.getextrema()[1]
+    divide = img.mode.startswith("I;16") or (img.mode == "I" and peak > 255)
+    multiply = img.mode == "F" and peak <= 1.0
+    out = np.empty((img.height, img.width), dtype=np.uint8)
+    rows = max(1, _BAND_PIXELS // max(1, img.width))
+    for top in range(0, img.height, rows):
+        bottom = min(top + rows, img.height)
+        band = np.array(img.crop((0, top, img.width, bottom)), dtype=np.float64)
+        if divide:
+            band /= 257.0
+        elif multiply:
+            band *= 255.0
+        out[top:bottom] = np.clip(np.rint(band, out=band), 0, 255, out=band)
+    return Image.fromarray(out, "L")
 
 
 def resize_shorter(img: Image.Image, size: int) -> Image.Image:
     """Scale so the shorter side is ``size``; the longer side is truncated like torchvision."""
     w, h = img.size
     new = (size, int(h * size / w)) if w <= h else (int(w * size / h), size)
-    if max(new) > MAX_ASPECT * size:  # a 1x100000 strip would need gigabytes once resized
-        raise InputError(f"aspect ratio of {w}x{h} is too extreme (over {MAX_ASPECT}:1)")
+    if max(new) > budget.MAX_ASPECT * size:  # images given as pixels skip the header check
+        raise InputError(budget.refusal(w, h) or f"aspect ratio of {w}x{h} is too extreme")
     if new == (w, h):
         return img
     return img.resize(new, Image.BILINEAR)
