@@ -45,7 +45,6 @@ def images(folder: Path, count: int) -> np.ndarray:
 
 def torch_engine(batch: np.ndarray) -> tuple[Callable[[], object], object, StateDict]:
     import torch
-
     from tests.torch_resnet import randomized
 
     torch.set_num_threads(available_cores())

@@ -1,4 +1,9 @@
-"""Throughput measurement for ``resnet bench``: medians of timed repeats after warm-up."""
+"""Throughput measurement, shared by ``resnet bench`` and ``benchmarks/batch_throughput.py``.
+
+Each measured thing is a *run*: a callable doing a fixed amount of work and returning how
+many images it did.  :func:`paired` alternates the runs round by round, so every
+comparison (end-to-end / model-only) is between rounds taken side by side.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_cli import engine, inputs
+from resnet_cli import api, inputs
 from resnet_cli.classifier import Classifier
 from resnet_cli.output import JsonLinesWriter
-from resnet_cli.preprocess import Preprocessing
+
+Run = Callable[[], int]
 
 
 @dataclass(frozen=True)
@@ -27,31 +33,24 @@ class Measurement:
         return statistics.median(self.images_per_second)
 
 
-def repeat(run: Callable[[], int], repeats: int, warmup: int = 1) -> list[float]:
-    """Images/s of ``run`` (which returns how many images it did), per repeat."""
-    for _ in range(warmup):
-        run()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = run()
-        rates.append(count / (time.perf_counter() - start))
-    return rates
+def image_paths(folder: Path) -> list[str]:
+    """The images under ``folder``, in the order ``resnet predict`` would take them."""
+    return [s.path for s in inputs.expand([str(folder)]) if not s.error]
 
 
-def model_only(classifier: Classifier, batch_size: int, repeats: int,
-               seconds: float = 1.0, images: Path | None = None) -> Measurement:
-    """Forward passes on one batch (real images if given, else random), enough per repeat
-    to last about ``seconds``."""
-    crop = classifier.input_size[1]
-    if images is not None:
-        pre = Preprocessing(*classifier.input_size)
-        paths = [s.path for s in inputs.expand([str(images)]) if not s.error][:batch_size]
-        batch = np.stack([pre(p) for p in paths] * (batch_size // max(1, len(paths)) + 1))
-        batch = batch[:batch_size]
-    else:
-        batch = np.random.default_rng(0).standard_normal((batch_size, 3, crop, crop),
-                                                         dtype=np.float32)
+def batch_of(classifier: Classifier, batch_size: int, images: Path | None = None
+             ) -> np.ndarray:
+    """A preprocessed batch: real images from ``images`` (repeated to fill it), else noise."""
+    if images is None:
+        crop = classifier.input_size[1]
+        return np.random.default_rng(0).standard_normal((batch_size, 3, crop, crop),
+                                                        dtype=np.float32)
+    tensors = [classifier.preprocess(p) for p in image_paths(images)[:batch_size]]
+    return np.stack(tensors * (batch_size // max(1, len(tensors)) + 1))[:batch_size]
+
+
+def model_only(classifier: Classifier, batch: np.ndarray, seconds: float = 1.0) -> Run:
+    """Forward passes over ``batch``, as many as last about ``seconds``; warmed up."""
     start = time.perf_counter()
     classifier.logits(batch)
     per_batch = time.perf_counter() - start
@@ -60,23 +59,33 @@ def model_only(classifier: Classifier, batch_size: int, repeats: int,
     def run() -> int:
         for _ in range(iterations):
             classifier.logits(batch)
-        return iterations * batch_size
+        return iterations * len(batch)
 
-    return Measurement("model-only", repeat(run, repeats))
+    run()  # warm-up: first passes allocate and tune
+    return run
 
 
-def end_to_end(classifier: Classifier, images: Path, batch_size: int, workers: int,
-               repeats: int) -> Measurement:
-    """Files on disk to JSON lines (written to /dev/null), through the predict engine."""
-    preprocess = Preprocessing(*classifier.input_size)
-    paths = [s.path for s in inputs.expand([str(images)]) if not s.error]
+def end_to_end(classifier: Classifier, paths: list[str], batch_size: int, workers: int
+               ) -> Run:
+    """Files on disk to JSON lines (written to /dev/null), through ``resnet_cli.classify``."""
 
     def run() -> int:
         with open(os.devnull, "w") as sink:
             writer = JsonLinesWriter(sink, 5)
-            for record in engine.classify(inputs.expand(paths), classifier, preprocess,
-                                          batch_size, workers, 5):
+            for record in api.classify(paths, classifier=classifier, batch_size=batch_size,
+                                       workers=workers, k=5):
                 writer.write(record)
         return len(paths)
 
-    return Measurement("end-to-end", repeat(run, repeats, warmup=0))
+    return run
+
+
+def paired(runs: dict[str, Run], repeats: int) -> list[Measurement]:
+    """Images/s of each run, the runs alternating in every one of ``repeats`` rounds."""
+    rates: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(repeats):
+        for label, run in runs.items():
+            start = time.perf_counter()
+            count = run()
+            rates[label].append(count / (time.perf_counter() - start))
+    return [Measurement(label, values) for label, values in rates.items()]

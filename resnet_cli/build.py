@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_cli import inputs, modeldir, models, params
+from resnet_cli import inputs, modeldir, params, registry
 from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
@@ -30,8 +30,8 @@ def build_network(model: str, classes: int, weights_path: Path | None
                   ) -> tuple[Any, list[str]]:
     """The initialized network and the names of parameters left freshly initialised."""
     mx = mxnet()
-    build = models.builder(model)
-    _, crop = models.input_size(model)
+    spec = registry.get(model)
+    build, crop = spec.build, spec.crop
     if weights_path is not None and classes == 1000:
         net = build(classes=1000)
         params.load_into(net, weights_path)
@@ -126,12 +126,11 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               warn: Callable[[str], None]) -> BuildResult:
     """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
     net, fresh = build_network(model, classes, weights_path)
-    input_size = models.input_size(model)
+    preprocessing = Preprocessing.of(registry.get(model))
     extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
     agreement, count = None, 0
     if calibrate is not None:
-        tensors = calibration_tensors(calibrate, Preprocessing(*input_size),
-                                      calibration_images, warn)
+        tensors = calibration_tensors(calibrate, preprocessing, calibration_images, warn)
         fp32_top1 = top1(net, tensors)
         net = quantize(net, tensors)
         agreement, count = float((top1(net, tensors) == fp32_top1).mean()), len(tensors)
@@ -139,6 +138,6 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
                                 "top1_agreement": agreement}
     int8 = calibrate is not None
     path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
-                           architecture=model, classes=classes, input_size=input_size,
+                           architecture=model, classes=classes, preprocessing=preprocessing,
                            int8=int8, extra=extra)
     return BuildResult(path, fresh, agreement, count)

@@ -1,23 +1,25 @@
-"""The 1000 ImageNet class names, shipped inside the package (``resnet_cli.labels``)."""
+"""The 1000 ImageNet class names, read from ``labels/imagenet1k.tsv``.
+
+The top-level ``labels/`` folder is installed as the package ``resnet_cli.labels``
+(pyproject's package-dir), in a wheel and in an editable checkout alike, so one lookup
+through ``importlib.resources`` finds it in both.
+"""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from importlib import resources
 
+from resnet_cli.records import ImageNetClass
 
-@dataclass(frozen=True)
-class ImageNetClass:
-    index: int
-    wnid: str
-    label: str
+LABELS_PACKAGE = "resnet_cli.labels"
+LABELS_FILE = "imagenet1k.tsv"
 
 
 @functools.lru_cache(maxsize=1)
 def imagenet_classes() -> tuple[ImageNetClass, ...]:
-    """Classes in model output order, read from the packaged ``imagenet1k.tsv``."""
-    text = resources.files("resnet_cli.labels").joinpath("imagenet1k.tsv").read_text("utf-8")
+    """Classes in model output order."""
+    text = resources.files(LABELS_PACKAGE).joinpath(LABELS_FILE).read_text("utf-8")
     classes = []
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -25,5 +27,5 @@ def imagenet_classes() -> tuple[ImageNetClass, ...]:
         index, wnid, name, _synonyms = line.split("\t")
         classes.append(ImageNetClass(int(index), wnid, name))
     if [c.index for c in classes] != list(range(len(classes))):
-        raise RuntimeError("imagenet1k.tsv is not in model order")
+        raise RuntimeError(f"{LABELS_FILE} is not in model order")
     return tuple(classes)

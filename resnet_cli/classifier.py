@@ -1,25 +1,24 @@
-"""A network with its weights loaded, turning preprocessed batches into probabilities."""
+"""A network with its weights and its own preprocessing: images in, top-k classes out."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from resnet_cli import models, params, weights
-from resnet_cli.classes import ImageNetClass, imagenet_classes
+from resnet_cli import params, registry
+from resnet_cli.classes import imagenet_classes
+from resnet_cli.preprocess import Preprocessing, to_rgb
+from resnet_cli.records import ImageNetClass, Prediction
 from resnet_cli.runtime import mxnet, optimize
+from resnet_cli.weights import fetch
 
-
-@dataclass(frozen=True)
-class Prediction:
-    rank: int
-    index: int
-    wnid: str
-    label: str
-    probability: float
+# What ``predict`` accepts per image: a file, a decoded image, an HxWx3 uint8 array or a
+# tensor already preprocessed for this classifier (3 x crop x crop float32).
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -43,30 +42,34 @@ def top_k(probabilities: np.ndarray, k: int,
 
 
 class Classifier:
-    """Holds a hybridized network; ``probabilities`` maps NCHW float32 to (N, classes)."""
+    """A hybridized network, its class names and the preprocessing its inputs need."""
 
     def __init__(self, name: str, net: Any, classes: tuple[ImageNetClass, ...],
-                 input_size: tuple[int, int] = (256, 224)) -> None:
+                 preprocess: Preprocessing) -> None:
         self.name = name
         self.net = net
         self.classes = classes
-        self.input_size = input_size  # (resize shorter side, center crop)
+        self.preprocess = preprocess
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(resize shorter side, center crop)."""
+        return self.preprocess.resize, self.preprocess.crop
 
     @classmethod
     def load(cls, model: str, weights_file: str | os.PathLike[str] | None = None,
-             progress: bool = False, notify: weights.Notify = weights.quiet,
+             progress: bool = False, notify: fetch.Notify = fetch.quiet,
              fuse: bool = True) -> Classifier:
         """Build ``model``, load its weights (fetching them if needed) and optimize it.
 
         ``fuse=False`` keeps the plain hybridized graph (the reference path).
         """
-        name = models.canonical_name(model)
-        build = models.builder(name)
-        path = weights.locate(name, weights_file, progress=progress, notify=notify)
-        net = build(classes=1000)
+        spec = registry.get(model)
+        path = fetch.locate(spec.name, weights_file, progress=progress, notify=notify)
+        net = spec.build(classes=1000)
         params.load_into(net, path)
-        input_size = models.input_size(name)
-        return cls(name, optimize(net, input_size[1], fuse), imagenet_classes(), input_size)
+        return cls(spec.name, optimize(net, spec.crop, fuse), imagenet_classes(),
+                   Preprocessing.of(spec))
 
     @classmethod
     def from_dir(cls, path: str | os.PathLike[str]) -> Classifier:
@@ -81,7 +84,7 @@ class Classifier:
             net.hybridize(static_alloc=True, static_shape=True)
         else:
             optimize(net, description.input_size[1])
-        return cls(description.name, net, description.classes, description.input_size)
+        return cls(description.name, net, description.classes, description.preprocessing)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         mx = mxnet()
@@ -90,5 +93,28 @@ class Classifier:
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return softmax(self.logits(batch))
 
-    def predict(self, batch: np.ndarray, k: int) -> list[list[Prediction]]:
+    def predict_batch(self, batch: np.ndarray, k: int) -> list[list[Prediction]]:
+        """Top-k of each preprocessed tensor in an (N, 3, crop, crop) batch."""
         return top_k(self.probabilities(batch), k, self.classes)
+
+    def tensor(self, image: ImageLike) -> np.ndarray:
+        """One input as this classifier's (3, crop, crop) tensor; InputError if unreadable."""
+        if isinstance(image, np.ndarray):
+            if image.ndim == 3 and image.shape[0] == 3 and image.dtype == np.float32:
+                return image  # already preprocessed
+            image = Image.fromarray(image)
+        if isinstance(image, Image.Image):
+            return self.preprocess.image(to_rgb(image))
+        return self.preprocess(image)
+
+    def predict(self, images: Sequence[ImageLike] | np.ndarray, k: int = 5
+                ) -> list[list[Prediction]]:
+        """Top-k classes of each image (paths, PIL images or arrays; see ``ImageLike``).
+
+        An (N, 3, crop, crop) float32 array is taken as a batch of preprocessed tensors.
+        """
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            return self.predict_batch(images, k)
+        if not len(images):
+            return []
+        return self.predict_batch(np.stack([self.tensor(image) for image in images]), k)

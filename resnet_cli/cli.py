@@ -8,30 +8,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from resnet_cli import __version__
-from resnet_cli.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    ResnetError,
-)
-from resnet_cli.models import BUNDLED_MODEL, DEFAULT_MODEL, canonical_name
+from resnet_cli.errors import ExitCode, ResnetError, exit_codes_help
 from resnet_cli.output import FORMATS, display_path
+from resnet_cli.registry import BUNDLED_MODEL, DEFAULT_MODEL, canonical_name
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0    every input classified
-  1    some inputs failed (each has an error record; the rest are classified)
-  2    usage or setup error (bad option, missing weights, ...)
-  130  interrupted (Ctrl-C); records already written are kept
-  141  output closed early (e.g. piped into `head`); ends quietly
-"""
-EXIT_BROKEN_PIPE = 141
-DEFAULT_BATCH_SIZE = 16
+if TYPE_CHECKING:
+    from resnet_cli.classifier import Classifier
+    from resnet_cli.records import Record
+
+EXIT_CODES_HELP = exit_codes_help()
+DEFAULT_BATCH_SIZE = 16  # resnet_cli.api.DEFAULT_BATCH_SIZE, without importing the engine
 
 
 class ResnetGroup(click.Group):
@@ -45,12 +36,12 @@ class ResnetGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            ctx.exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (| head): silence the final flush and stop quietly.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            ctx.exit(EXIT_BROKEN_PIPE)
+            ctx.exit(ExitCode.BROKEN_PIPE)
 
 
 @click.group(cls=ResnetGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,39 +76,32 @@ def engine_options(f: Any) -> Any:
 
 
 def load_classifier(model: str, weights: str | None, model_dir: str | None,
-                    quiet: bool = False, fuse: bool = True) -> Any:
-    """The classifier from a built directory, or a model name (fetching its weights)."""
-    from resnet_cli.classifier import Classifier
+                    quiet: bool = False, fuse: bool = True) -> Classifier:
+    """``resnet_cli.load`` with download progress and messages on stderr."""
+    from resnet_cli import api
 
-    if model_dir is not None:
-        return Classifier.from_dir(model_dir)
-    return Classifier.load(model, weights, progress=not quiet and sys.stderr.isatty(),
-                           notify=stderr_notifier(quiet), fuse=fuse)
+    return api.load(model, weights, model_dir, fuse=fuse,
+                    progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
 
 
-def run_records(inputs: tuple[str, ...], classifier: Any, batch_size: int,
+def run_records(inputs: tuple[str, ...], classifier: Classifier, batch_size: int,
                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                topk: int, console: Any = None) -> Iterator[Any]:
-    """Expand the inputs and yield Records, with progress on a terminal.
-
-    ``console``: the rich console the results are printed on, when that is the terminal,
-    so the bar is drawn below them rather than through them.
-    """
-    from resnet_cli import engine, progress
-    from resnet_cli import inputs as inputs_mod
-    from resnet_cli.preprocess import Preprocessing
-    from resnet_cli.runtime import available_cores
+                topk: int, console: Any = None) -> Iterator[Record]:
+    """``resnet_cli.classify`` over the arguments (``-``: stdin), with a progress bar on a
+    terminal: drawn on ``console`` when the results go to that terminal, below them."""
+    from resnet_cli import api, progress
+    from resnet_cli.inputs import expand
 
     stdin = sys.stdin.buffer if "-" in inputs else None
-    sources = inputs_mod.expand(inputs, pattern, stdin, null)
+    sources = expand(inputs, pattern, stdin, null)
     show = not quiet and sys.stderr.isatty()
     total = None
     if show and stdin is None:  # list the inputs first so the bar can show an ETA
         sources = list(sources)
         total = len(sources)
     # (paths streaming in on stdin are not waited for: that bar counts without an ETA)
-    records = engine.classify(sources, classifier, Preprocessing(*classifier.input_size),
-                              batch_size, workers or available_cores(), topk)
+    records = api.classify(sources, classifier=classifier, k=topk, batch_size=batch_size,
+                           workers=workers)
     yield from progress.track(records, total, console) if show else records
 
 
@@ -126,7 +110,7 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
     return (lambda _message: None) if quiet else (lambda message: click.echo(message, err=True))
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(name="predict", epilog=EXIT_CODES_HELP)
 @model_options
 @click.option("-k", "--topk", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="How many classes to show per image.")
@@ -134,7 +118,7 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
               show_default=True,
               help="table: rich on a terminal, aligned text in a pipe; json; jsonl; csv; tsv.")
 @engine_options
-def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
+def predict_command(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
             topk: int, fmt: str, batch_size: int, workers: int | None, pattern: str | None,
             null: bool, quiet: bool) -> None:
     """Print the top-k ImageNet classes of each image.
@@ -155,7 +139,7 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir:
             writer.write(record)
     finally:
         writer.close()
-    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+    sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)
 
 
 @cli.command(name="eval", epilog=EXIT_CODES_HELP)
@@ -163,7 +147,7 @@ def predict(inputs: tuple[str, ...], model: str, weights: str | None, model_dir:
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="json adds per-class results and the failed files.")
 @engine_options
-def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
+def eval_command(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
              fmt: str, batch_size: int, workers: int | None, pattern: str | None, null: bool,
              quiet: bool) -> None:
     """Top-1 and top-5 accuracy on labelled images.
@@ -174,22 +158,19 @@ def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir
     import json
 
     from resnet_cli.classes import imagenet_classes
-    from resnet_cli.evaluation import Labeller
-    from resnet_cli.evaluation import evaluate as score
+    from resnet_cli.evaluation import Labeller, evaluate
 
     classifier = load_classifier(model, weights, model_dir, quiet)
     classes = imagenet_classes()
     records = run_records(inputs, classifier, batch_size, workers, pattern, null, quiet, 5)
-    report = score(records, Labeller(classes), classes, classifier.name)
+    report = evaluate(records, Labeller(classes), classes, classifier.name)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for path, error in report.errors:
             click.echo(f"{display_path(path)}: error: {error}", err=True)
-        click.echo(f"model   {report.model}\nimages  {report.images}\n"
-                   f"top-1   {100 * report.top1_accuracy:.2f}%\n"
-                   f"top-5   {100 * report.top5_accuracy:.2f}%\nfailed  {len(report.errors)}")
-    sys.exit(EXIT_SOME_FAILED if report.errors else EXIT_OK)
+        click.echo(report.text())
+    sys.exit(ExitCode.SOME_FAILED if report.errors else ExitCode.OK)
 
 
 @cli.command(name="explain", epilog=EXIT_CODES_HELP)
@@ -203,7 +184,7 @@ def evaluate(inputs: tuple[str, ...], model: str, weights: str | None, model_dir
               help="PNG to write [default: IMAGE_NAME.gradcam.png in the current folder].")
 @click.option("-f", "--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True, help="json adds each heatmap's peak and centre share.")
-def explain_image(image: str, model: str, weights: str | None, model_dir: str | None,
+def explain_command(image: str, model: str, weights: str | None, model_dir: str | None,
                   topk: int, wanted: tuple[str, ...], output: str | None, fmt: str) -> None:
     """Grad-CAM: where in IMAGE the evidence for each class lies, drawn as one PNG.
 
@@ -222,7 +203,7 @@ def explain_image(image: str, model: str, weights: str | None, model_dir: str | 
         result = ex.explain(image, explainable, topk, classes)
     except InputError as exc:
         click.echo(f"Error: {display_path(image)}: {exc}", err=True)
-        sys.exit(EXIT_SOME_FAILED)
+        sys.exit(ExitCode.SOME_FAILED)
     out = output or str(ex.default_output(image))
     ex.render(result).save(out, format="PNG")
     if fmt == "json":
@@ -231,8 +212,8 @@ def explain_image(image: str, model: str, weights: str | None, model_dir: str | 
         click.echo("\n".join(ex.summary_lines(result, out)))
 
 
-@cli.group()
-def weights() -> None:
+@cli.group(name="weights")
+def weights_group() -> None:
     """Fetch, import, locate and verify model weights.
 
     Weights are cached in $RESNET_HOME (default: ~/.cache/resnet). Sources: the Gluon
@@ -242,36 +223,37 @@ def weights() -> None:
     """
 
 
-@weights.command(name="list")
+@weights_group.command(name="list")
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True)
 def weights_list(fmt: str) -> None:
     """Every supported model: source, checksum, size, cached or not, cache path."""
     import json
 
-    from resnet_cli import weights as w
+    from resnet_cli.registry import names
+    from resnet_cli.weights.cache import status
 
-    rows = [w.status(name) for name in w.all_models()]
+    rows = [status(name) for name in names()]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
     else:
         from resnet_cli.render import weights_table
 
         weights_table(rows, sys.stdout)
 
 
-@weights.command(name="fetch")
+@weights_group.command(name="fetch")
 @click.argument("model")
 @click.option("--force", is_flag=True, help="Download again even if cached and valid.")
 def weights_fetch(model: str, force: bool) -> None:
     """Download, verify and cache MODEL's weights."""
-    from resnet_cli import weights as w
+    from resnet_cli.weights.fetch import fetch
 
-    click.echo(w.fetch(model, force=force, progress=sys.stderr.isatty(),
-                       notify=stderr_notifier()))
+    click.echo(fetch(model, force=force, progress=sys.stderr.isatty(),
+                     notify=stderr_notifier()))
 
 
-@weights.command(name="import")
+@weights_group.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-m", "--model", required=True, help="Which model these weights are for.")
 def weights_import(file: str, model: str) -> None:
@@ -281,40 +263,44 @@ def weights_import(file: str, model: str) -> None:
     """
     from pathlib import Path
 
-    from resnet_cli import weights as w
+    from resnet_cli.weights.fetch import import_file
 
-    click.echo(w.import_file(Path(file), model))
+    click.echo(import_file(Path(file), model))
 
 
-@weights.command(name="path")
+@weights_group.command(name="path")
 @click.argument("model")
 def weights_path(model: str) -> None:
     """Print where MODEL's weights are (exit 1 if they are not there yet)."""
-    from resnet_cli import weights as w
+    from resnet_cli.weights.cache import cached_path
+    from resnet_cli.weights.catalog import bundled_path
 
-    path = w.bundled_path(model) or w.cached_path(model)
+    path = bundled_path(model) or cached_path(model)
     click.echo(path)
-    sys.exit(EXIT_OK if path.is_file() else EXIT_SOME_FAILED)
+    sys.exit(ExitCode.OK if path.is_file() else ExitCode.SOME_FAILED)
 
 
-@weights.command(name="verify")
+@weights_group.command(name="verify")
 @click.argument("model", required=False)
 def weights_verify(model: str | None) -> None:
     """Re-hash cached weights against their records (all cached models by default)."""
-    from resnet_cli import weights as w
+    from resnet_cli.registry import names
+    from resnet_cli.weights.cache import State, cache_dir, cached_path, check
 
-    names = [model] if model else [m for m in w.all_models() if w.cached_path(m).is_file()]
+    models = [model] if model else [m for m in names() if cached_path(m).is_file()]
     failed = False
-    for name in names:
-        problem = w.verify_cached(name, full=True)
-        failed |= problem is not None
-        click.echo(f"{canonical_name(name)}: {'OK' if problem is None else 'FAILED: ' + problem}")
-    if not names:
-        click.echo(f"nothing cached in {w.cache_dir()}")
-    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+    for name in models:
+        found = check(name, full=True)
+        ok = found.state is State.VALID
+        failed |= not ok
+        verdict = "OK" if ok else f"FAILED: {found.problem or found.state.value}"
+        click.echo(f"{canonical_name(name)}: {verdict}")
+    if not models:
+        click.echo(f"nothing cached in {cache_dir()}")
+    sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)
 
 
-@cli.command()
+@cli.command(name="summary")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Model name.")
 @click.option("--model-dir", type=click.Path(file_okay=False),
               help="Summarize the architecture of a directory written by 'resnet build'.")
@@ -325,31 +311,19 @@ def weights_verify(model: str | None) -> None:
               help="Show nesting down to this depth only (totals are unchanged).")
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True)
-def summary(model: str, model_dir: str | None, classes: int, input_size: int | None,
+def summary_command(model: str, model_dir: str | None, classes: int, input_size: int | None,
             depth: int | None, fmt: str) -> None:
     """Show the network layer by layer: type, output shape, parameters, MACs.
 
     Needs no weights and never downloads anything.
     """
     import json
+    from pathlib import Path
 
-    from resnet_cli import models
-    from resnet_cli.summary import summarize
+    from resnet_cli.summary import summarize_model
 
-    if model_dir is not None:
-        from pathlib import Path
-
-        from resnet_cli.modeldir import read_dir
-
-        description = read_dir(Path(model_dir))
-        model, classes = description.metadata["architecture"], description.metadata["classes"]
-        input_size = input_size or description.input_size[1]
-    net = models.builder(model)(classes=classes)
-    net.initialize()
-    result = summarize(net, canonical_name(model), input_size or models.input_size(model)[1],
-                       classes)
-    if depth is not None:
-        result.layers = [row for row in result.layers if row.depth <= depth]
+    result = summarize_model(model, classes, input_size, depth,
+                             Path(model_dir) if model_dir is not None else None)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -358,7 +332,7 @@ def summary(model: str, model_dir: str | None, classes: int, input_size: int | N
         summary_table(result, sys.stdout)
 
 
-@cli.command()
+@cli.command(name="build")
 @click.option("--depth", "resnet_depth", type=click.Choice(["18", "34"]), default=None,
               help="Build resnet18_v1 / resnet34_v1 from the project's own blocks.")
 @click.option("-m", "--model", default=None,
@@ -376,7 +350,7 @@ def summary(model: str, model_dir: str | None, classes: int, input_size: int | N
               show_default=True, help="At most this many calibration images.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Directory to write.")
-def build(resnet_depth: str | None, model: str | None, classes: int, weights: str | None,
+def build_command(resnet_depth: str | None, model: str | None, classes: int, weights: str | None,
           pretrained: bool, int8: bool, calibrate: str | None, calibration_images: int,
           out: str) -> None:
     """Build a network, load weights and export a self-contained model directory.
@@ -386,8 +360,8 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
     """
     from pathlib import Path
 
-    from resnet_cli import build as builder
-    from resnet_cli import weights as w
+    from resnet_cli.build import build_dir
+    from resnet_cli.weights.fetch import locate
 
     if (resnet_depth is None) == (model is None):
         raise click.UsageError("give exactly one of --depth and --model")
@@ -397,10 +371,10 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
         raise click.UsageError("--int8 needs --calibrate IMAGES_DIR")
     name = canonical_name(model or f"resnet{resnet_depth}_v1")
     source = Path(weights) if weights else (
-        w.locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
+        locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
         if pretrained else None)
     calibration = Path(calibrate) if int8 else None
-    result = builder.build_dir(name, classes, source, Path(out), calibration,
+    result = build_dir(name, classes, source, Path(out), calibration,
                                calibration_images, stderr_notifier())
     if source is not None and result.fresh:
         click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
@@ -411,7 +385,7 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
     click.echo(str(result.path))
 
 
-@cli.command()
+@cli.command(name="bench")
 @model_options
 @click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
               show_default=True)
@@ -421,24 +395,25 @@ def build(resnet_depth: str | None, model: str | None, classes: int, weights: st
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Decoding threads for --images [default: available cores].")
 @click.option("--plain", is_flag=True, help="Skip oneDNN fusion (the reference fp32 path).")
-def bench(model: str, weights: str | None, model_dir: str | None, batch_size: int,
+def bench_command(model: str, weights: str | None, model_dir: str | None, batch_size: int,
           images: str | None, repeats: int, workers: int | None, plain: bool) -> None:
     """Images per second: model only (warm-up excluded, median of repeats), and with
     --images, end to end from files to records."""
     from pathlib import Path
 
-    from resnet_cli import bench as b
-    from resnet_cli.runtime import available_cores
+    from resnet_cli import bench, settings
 
     classifier = load_classifier(model, weights, model_dir, fuse=not plain)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    click.echo(f"{classifier.name}, batch {batch_size}, OMP threads {threads}, "
-               f"{available_cores()} cores")
-    results = [b.model_only(classifier, batch_size, repeats,
-                            images=Path(images) if images else None)]
-    if images:
-        results.append(b.end_to_end(classifier, Path(images), batch_size,
-                                    workers or available_cores(), repeats))
+    cores = settings.current().cores
+    click.echo(f"{classifier.name}, batch {batch_size}, OMP threads "
+               f"{settings.current().threads}, {cores} cores")
+    folder = Path(images) if images else None
+    runs = {"model-only": bench.model_only(classifier,
+                                           bench.batch_of(classifier, batch_size, folder))}
+    if folder is not None:
+        runs["end-to-end"] = bench.end_to_end(classifier, bench.image_paths(folder),
+                                              batch_size, workers or cores)
+    results = bench.paired(runs, repeats)
     for m in results:
         runs = " ".join(f"{r:.1f}" for r in m.images_per_second)
         click.echo(f"{m.label:<11} {m.median:8.1f} images/s  (median; runs {runs})")

@@ -13,22 +13,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from resnet_cli import __version__
+from resnet_cli import __version__, settings
 
 CHUNK = 1 << 20
-DEFAULT_TIMEOUT = 30.0
 
 
 class DownloadError(Exception):
     """One URL could not be fetched; the message is one line."""
-
-
-def timeout_seconds() -> float:
-    """Socket timeout for connect and each read: ``$RESNET_TIMEOUT`` or 30 s."""
-    try:
-        return float(os.environ.get("RESNET_TIMEOUT", DEFAULT_TIMEOUT))
-    except ValueError:
-        return DEFAULT_TIMEOUT
 
 
 def download(url: str, directory: Path, show_progress: bool = False) -> Path:
@@ -39,7 +30,7 @@ def download(url: str, directory: Path, show_progress: bool = False) -> Path:
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, \
-                urllib.request.urlopen(request, timeout=timeout_seconds()) as response:
+                urllib.request.urlopen(request, timeout=settings.current().timeout) as response:
             expected = response.headers.get("Content-Length")
             total = int(expected) if expected and expected.isdigit() else None
             received = _copy(response, out, total, url.rsplit("/", 1)[-1], show_progress)
@@ -66,7 +57,7 @@ def download(url: str, directory: Path, show_progress: bool = False) -> Path:
 
 def _reason(exc: object) -> str:
     if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout_seconds():g} s without data"
+        return f"timed out after {settings.current().timeout:g} s without data"
     return str(exc) or type(exc).__name__
 
 

@@ -9,27 +9,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from resnet_cli import failures
-from resnet_cli.classifier import Classifier, Prediction
-from resnet_cli.inputs import Source
+from resnet_cli.classifier import Classifier
+from resnet_cli.records import Record, Source
 
 Preprocess = Callable[[str], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Record:
-    """The result for one input: predictions, or the one-line reason it failed."""
-
-    path: str
-    model: str
-    predictions: list[Prediction] | None = None
-    error: str | None = None
-
-
 Pending = tuple[Source, "Future[np.ndarray | str] | None"]
 
 
@@ -53,9 +40,14 @@ def _tensor(item: Pending) -> np.ndarray | str:
     return future.result()
 
 
-def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Preprocess,
-             batch_size: int, workers: int, topk: int) -> Iterator[Record]:
-    """One Record per source, in input order."""
+def classify(sources: Iterable[Source], classifier: Classifier, batch_size: int,
+             workers: int, topk: int, preprocess: Preprocess | None = None
+             ) -> Iterator[Record]:
+    """One Record per source, in input order.
+
+    ``preprocess`` (path -> tensor) defaults to the classifier's own.
+    """
+    preprocess = preprocess or classifier.preprocess
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="preprocess")
     pending: deque[Pending] = deque()
     it = iter(sources)
@@ -74,7 +66,7 @@ def classify(sources: Iterable[Source], classifier: Classifier, preprocess: Prep
             fill()  # the next batch decodes while this one runs through the model
             tensors = [_tensor(item) for item in chunk]
             good = [t for t in tensors if not isinstance(t, str)]
-            predictions = iter(classifier.predict(np.stack(good), topk) if good else [])
+            predictions = iter(classifier.predict_batch(np.stack(good), topk) if good else [])
             for (source, _), tensor in zip(chunk, tensors, strict=True):
                 if isinstance(tensor, str):
                     yield Record(source.path, classifier.name, error=tensor)

@@ -1,17 +1,55 @@
-"""Errors that the CLI turns into one line of text and a documented exit code."""
+"""Exit codes and the errors the CLI turns into one line of text and one of those codes.
+
+Stdlib only: ``resnet --help`` renders its epilog from :class:`ExitCode`.
+"""
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_SETUP = 2
-EXIT_INTERRUPTED = 130
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every status ``resnet`` exits with; ``--help`` and README's table list these."""
+
+    OK = 0
+    SOME_FAILED = 1
+    SETUP = 2
+    INTERRUPTED = 130
+    BROKEN_PIPE = 141
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "every input classified",
+    ExitCode.SOME_FAILED:
+        "some inputs failed (each has an error record; the rest are classified)",
+    ExitCode.SETUP: "usage or setup error (bad option, unknown model, missing weights, ...)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); records already written are kept",
+    ExitCode.BROKEN_PIPE: "output closed early (e.g. piped into `head`); ends quietly",
+}
+
+
+def exit_codes_help() -> str:
+    """The ``Exit codes:`` epilog of every command that classifies (``\\b``: no rewrap)."""
+    rows = "".join(f"  {code.value:<4} {code.meaning}\n" for code in ExitCode)
+    return f"\b\nExit codes:\n{rows}"
 
 
 class ResnetError(Exception):
-    """A setup or usage problem the user can fix; printed without a traceback (exit 2)."""
+    """A setup or usage problem the user can fix; printed without a traceback (exit 2).
 
-    exit_code = EXIT_SETUP
+    ``reason`` is the cause without the context the message adds (which file, which
+    model), for callers that re-word the message.
+    """
+
+    exit_code = ExitCode.SETUP
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class InputError(Exception):

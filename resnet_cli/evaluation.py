@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from resnet_cli.classes import ImageNetClass
-from resnet_cli.engine import Record
+from resnet_cli.records import ImageNetClass, Record
 
 WNID = re.compile(r"n\d{8}")
 
@@ -42,30 +41,44 @@ class Labeller:
 
 
 @dataclass
-class ClassScore:
-    wnid: str
-    label: str
-    images: int = 0
-    top1: int = 0
-    top5: int = 0
+class Hits:
+    """Images scored, and how many had the true class first / in the top five."""
 
-
-@dataclass
-class Report:
-    model: str
     images: int = 0
-    top1: int = 0
-    top5: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    per_class: dict[int, ClassScore] = field(default_factory=dict)
+    top1_hits: int = 0
+    top5_hits: int = 0
+
+    def add(self, hit1: bool, hit5: bool) -> None:
+        self.images += 1
+        self.top1_hits += hit1
+        self.top5_hits += hit5
 
     @property
     def top1_accuracy(self) -> float:
-        return self.top1 / self.images if self.images else 0.0
+        return self.top1_hits / self.images if self.images else 0.0
 
     @property
     def top5_accuracy(self) -> float:
-        return self.top5 / self.images if self.images else 0.0
+        return self.top5_hits / self.images if self.images else 0.0
+
+
+@dataclass
+class ClassScore(Hits):
+    wnid: str = ""
+    label: str = ""
+
+
+@dataclass
+class Report(Hits):
+    model: str = ""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    per_class: dict[int, ClassScore] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The lines ``resnet eval`` prints for a person."""
+        return (f"model   {self.model}\nimages  {self.images}\n"
+                f"top-1   {100 * self.top1_accuracy:.2f}%\n"
+                f"top-5   {100 * self.top5_accuracy:.2f}%\nfailed  {len(self.errors)}")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -73,7 +86,7 @@ class Report:
             "top1": self.top1_accuracy, "top5": self.top5_accuracy,
             "per_class": [
                 {"index": i, "wnid": s.wnid, "label": s.label, "images": s.images,
-                 "top1": s.top1 / s.images, "top5": s.top5 / s.images}
+                 "top1": s.top1_accuracy, "top5": s.top5_accuracy}
                 for i, s in sorted(self.per_class.items())
             ],
             "errors": [{"path": p, "error": e} for p, e in self.errors],
@@ -83,7 +96,7 @@ class Report:
 def evaluate(records: Iterable[Record], labeller: Labeller,
              classes: tuple[ImageNetClass, ...], model: str) -> Report:
     """Score records (top-5 predictions each) against the labels their paths carry."""
-    report = Report(model)
+    report = Report(model=model)
     for record in records:
         truth = labeller(record.path)
         if record.error is not None:
@@ -94,12 +107,8 @@ def evaluate(records: Iterable[Record], labeller: Labeller,
             continue
         indices = [p.index for p in record.predictions or []]
         score = report.per_class.setdefault(
-            truth, ClassScore(classes[truth].wnid, classes[truth].label))
+            truth, ClassScore(wnid=classes[truth].wnid, label=classes[truth].label))
         hit1, hit5 = indices[:1] == [truth], truth in indices[:5]
-        report.images += 1
-        report.top1 += hit1
-        report.top5 += hit5
-        score.images += 1
-        score.top1 += hit1
-        score.top5 += hit5
+        report.add(hit1, hit5)
+        score.add(hit1, hit5)
     return report

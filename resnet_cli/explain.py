@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from resnet_cli.classes import ImageNetClass
 from resnet_cli.classifier import softmax
 from resnet_cli.errors import ResnetError
 from resnet_cli.gradcam import GradCam, Graph, HeatmapStats, stats, upsample
-from resnet_cli.preprocess import center_crop, load_rgb, normalize, resize_shorter
+from resnet_cli.preprocess import Preprocessing, center_crop, load_rgb, normalize, resize_shorter
+from resnet_cli.records import ImageNetClass
 
 OVERLAY_ALPHA = 0.5
 CAPTION = 40  # pixels under each panel: label, then probability and rank
@@ -27,12 +27,12 @@ MARGIN = 8
 
 @dataclass(frozen=True)
 class Explainable:
-    """What explain needs of a model: its plain graph, class names and input size."""
+    """What explain needs of a model: its plain graph, class names and preprocessing."""
 
     name: str
     graph: Graph
     classes: tuple[ImageNetClass, ...]
-    input_size: tuple[int, int]  # (resize shorter side, center crop)
+    preprocess: Preprocessing
 
 
 def from_model(model: str, weights: str | os.PathLike[str] | None, progress: bool,
@@ -43,7 +43,7 @@ def from_model(model: str, weights: str | os.PathLike[str] | None, progress: boo
 
     classifier = Classifier.load(model, weights, progress=progress, notify=notify, fuse=False)
     return Explainable(classifier.name, graph_of_block(classifier.net), classifier.classes,
-                       classifier.input_size)
+                       classifier.preprocess)
 
 
 def from_dir(path: str | os.PathLike[str]) -> Explainable:
@@ -57,7 +57,7 @@ def from_dir(path: str | os.PathLike[str]) -> Explainable:
                           f"its fp32 twin (resnet build without --int8)")
     graph = graph_of_files(description.path / modeldir.SYMBOL,
                            description.path / modeldir.PARAMS)
-    return Explainable(description.name, graph, description.classes, description.input_size)
+    return Explainable(description.name, graph, description.classes, description.preprocessing)
 
 
 def resolve_class(text: str, classes: tuple[ImageNetClass, ...]) -> int:
@@ -106,10 +106,11 @@ class Result:
 
 def explain(path: str, model: Explainable, topk: int, wanted: list[int]) -> Result:
     """Grad-CAM of ``path`` for the classes ``wanted``, or else the model's top ``topk``."""
-    resize, crop_size = model.input_size
-    crop = center_crop(resize_shorter(load_rgb(path), resize), crop_size)
+    pre = model.preprocess
+    crop_size = pre.crop
+    crop = center_crop(resize_shorter(load_rgb(path), pre.resize), crop_size)
     gradcam = GradCam(model.graph, crop_size)
-    explanation = gradcam(normalize(crop), wanted or None, topk)
+    explanation = gradcam(normalize(crop, pre.mean, pre.std), wanted or None, topk)
     probabilities = softmax(explanation.logits[None])[0]
     order = np.argsort(-probabilities, kind="stable")
     ranks = {int(index): rank + 1 for rank, index in enumerate(order)}
@@ -118,7 +119,7 @@ def explain(path: str, model: Explainable, topk: int, wanted: list[int]) -> Resu
         heatmap = upsample(small, crop_size)
         maps.append(ClassMap(index, model.classes[index].label, float(probabilities[index]),
                              ranks[index], heatmap, stats(heatmap)))
-    return Result(path, model.name, gradcam.layer, crop, model.input_size, maps)
+    return Result(path, model.name, gradcam.layer, crop, (pre.resize, pre.crop), maps)
 
 
 def colorize(heatmap: np.ndarray) -> np.ndarray:

@@ -10,21 +10,14 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
+
+from resnet_cli.records import Source
 
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
     ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico",
 })
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input: a path to classify, or a path with the reason it cannot be."""
-
-    path: str
-    error: str | None = None
 
 
 def read_paths(stream: BinaryIO, null: bool) -> Iterator[str]:

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from resnet_cli import __version__
-from resnet_cli.classes import ImageNetClass, imagenet_classes
+from resnet_cli.classes import imagenet_classes
 from resnet_cli.errors import ResnetError
 from resnet_cli.params import mxnet_reason
-from resnet_cli.preprocess import MEAN, STD
+from resnet_cli.preprocess import Preprocessing
+from resnet_cli.records import ImageNetClass
 from resnet_cli.runtime import mxnet
-from resnet_cli.weights import sha256_file
+from resnet_cli.weights.cache import sha256_file
 
 SYMBOL = "model-symbol.json"
 PARAMS = "model-0000.params"
@@ -45,6 +46,16 @@ class ModelDir:
         pre = self.metadata["preprocessing"]
         return pre["resize"], pre["crop"]
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The pipeline the network was exported with."""
+        return _preprocessing(self.metadata)
+
+
+def _preprocessing(metadata: dict[str, Any]) -> Preprocessing:
+    pre = metadata["preprocessing"]
+    return Preprocessing(pre["resize"], pre["crop"], tuple(pre["mean"]), tuple(pre["std"]))
+
 
 def class_table(classes: int) -> tuple[ImageNetClass, ...]:
     """ImageNet names for 1000 classes; ``class_<i>`` placeholders for a new head."""
@@ -68,12 +79,12 @@ def _read_labels(path: Path) -> tuple[ImageNetClass, ...]:
 
 
 def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
-           input_size: tuple[int, int], int8: bool, extra: dict[str, Any] | None = None
+           preprocessing: Preprocessing, int8: bool, extra: dict[str, Any] | None = None
            ) -> Path:
     """Hybridize ``net``, export it to ``out`` with labels, metadata and checksums."""
     mx = mxnet()
     out.mkdir(parents=True, exist_ok=True)
-    resize, crop = input_size
+    resize, crop = preprocessing.resize, preprocessing.crop
     net.hybridize(static_alloc=True, static_shape=True)
     net(mx.nd.zeros((1, 3, crop, crop)))
     net.export(str(out / "model"), epoch=0)
@@ -82,7 +93,8 @@ def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
         "name": name, "architecture": architecture, "classes": classes, "int8": int8,
         "input": {"layout": "NCHW", "shape": [None, 3, crop, crop], "dtype": "float32"},
         "preprocessing": {"resize": resize, "crop": crop, "interpolation": "bilinear",
-                          "scale": 1 / 255, "mean": list(MEAN), "std": list(STD)},
+                          "scale": 1 / 255, "mean": list(preprocessing.mean),
+                          "std": list(preprocessing.std)},
         "versions": {"resnet_cli": __version__, "mxnet": mx.__version__,
                      "python": platform.python_version()},
         **(extra or {}),
@@ -118,7 +130,7 @@ def read_dir(path: Path) -> ModelDir:
     verify(path)
     try:
         metadata = json.loads((path / METADATA).read_text())
-        metadata["preprocessing"]["crop"]
+        _preprocessing(metadata)  # every field it needs is there
         classes = _read_labels(path / LABELS)
     except (ValueError, KeyError, TypeError) as exc:
         raise ResnetError(f"model dir {path}: bad metadata or labels ({exc})") from None

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
+from resnet_cli.records import Record
 
-from resnet_cli.engine import Record
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMATS = ("table", "json", "jsonl", "csv", "tsv")
 
@@ -115,13 +113,19 @@ class TextWriter(Writer):
 
 
 class TableWriter(Writer):
-    """A rich table per image, for a person at a terminal."""
+    """A rich table per image, for a person at a terminal (rich is imported only here)."""
 
     def __init__(self, stream: TextIO, topk: int, console: Console | None = None) -> None:
+        from rich.console import Console
+
         super().__init__(stream, topk)
         self.console = console or Console(file=stream)
 
     def write(self, record: Record) -> None:
+        from rich.markup import escape
+        from rich.table import Table
+        from rich.text import Text
+
         path = display_path(record.path)
         if record.error is not None:
             self.console.print(f"[bold]{escape(path)}[/]: [red]error:[/] {escape(record.error)}",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet_cli import models
+from resnet_cli import registry
 from resnet_cli.errors import ResnetError
 from resnet_cli.runtime import mxnet
 
@@ -19,7 +19,8 @@ def load_into(net: Any, path: Path) -> None:
     try:
         net.load_parameters(str(path), ctx=mx.cpu())
     except (mx.base.MXNetError, AssertionError, ValueError, KeyError) as exc:
-        raise ResnetError(f"cannot load weights {path}: {mxnet_reason(exc)}") from None
+        reason = mxnet_reason(exc)
+        raise ResnetError(f"cannot load weights {path}: {reason}", reason) from None
 
 
 def mxnet_reason(exc: Exception) -> str:
@@ -33,7 +34,7 @@ def mxnet_reason(exc: Exception) -> str:
 
 def check_loads(model: str, path: Path) -> None:
     """Prove ``path`` fits ``model`` by loading it into a fresh network."""
-    load_into(models.builder(model)(classes=1000), path)
+    load_into(registry.get(model).build(classes=1000), path)
 
 
 def save(params: dict[str, np.ndarray], path: Path) -> None:

@@ -9,6 +9,7 @@ threads can run it while the model computes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import struct
 from dataclasses import dataclass
@@ -18,11 +19,8 @@ from PIL import Image, ImageOps
 
 from resnet_cli import budget, failures, files
 from resnet_cli.errors import InputError
+from resnet_cli.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-_MEAN = np.array(MEAN, dtype=np.float32)
-_STD = np.array(STD, dtype=np.float32)
 _WHITE = (255, 255, 255)
 _BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexError, TypeError)
 _BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never in one copy
@@ -30,12 +28,25 @@ _BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never 
 
 @dataclass(frozen=True)
 class Preprocessing:
+    """One model's input pipeline: resize the shorter side, center-crop, normalize."""
+
     resize: int = 256
     crop: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @classmethod
+    def of(cls, spec: ModelSpec) -> Preprocessing:
+        return cls(spec.resize, spec.crop, spec.mean, spec.std)
 
     def __call__(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Read ``path`` and return a (3, crop, crop) float32 array; raise InputError."""
-        return normalize(center_crop(resize_shorter(load_rgb(path), self.resize), self.crop))
+        return self.image(load_rgb(path))
+
+    def image(self, img: Image.Image) -> np.ndarray:
+        """An RGB image (already oriented) as a (3, crop, crop) float32 array."""
+        cropped = center_crop(resize_shorter(img, self.resize), self.crop)
+        return normalize(cropped, self.mean, self.std)
 
 
 def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
@@ -123,16 +134,21 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
-# Every uint8 value's normalized float32, per channel, computed with the same float32
-# operations as (x / 255 - mean) / std: a table lookup gives identical results, faster.
-_TABLE = np.ascontiguousarray(
-    ((np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)) - _MEAN) / _STD).T
+@functools.lru_cache(maxsize=8)
+def _table(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """Every uint8 value's normalized float32, per channel, computed with the same float32
+    operations as (x / 255 - mean) / std: a table lookup gives identical results, faster."""
+    values = np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)
+    mean32, std32 = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
+    return np.ascontiguousarray(((values - mean32) / std32).T)
 
 
-def normalize(img: Image.Image) -> np.ndarray:
+def normalize(img: Image.Image, mean: tuple[float, ...] = IMAGENET_MEAN,
+              std: tuple[float, ...] = IMAGENET_STD) -> np.ndarray:
     """HWC uint8 -> CHW float32, scaled to [0, 1] and standardized per channel."""
+    table = _table(mean, std)
     pixels = np.asarray(img)
     out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
     for channel in range(3):
-        np.take(_TABLE[channel], pixels[:, :, channel], out=out[channel])
+        np.take(table[channel], pixels[:, :, channel], out=out[channel])
     return out

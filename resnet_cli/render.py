@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 from resnet_cli.summary import Summary
+from resnet_cli.weights.cache import Status
 
 
 def _count(n: int) -> str:
@@ -44,10 +45,9 @@ def summary_table(summary: Summary, stream: TextIO) -> None:
     console.print(table)
 
 
-def weights_table(rows: list[dict[str, Any]], stream: TextIO) -> None:
+def weights_table(rows: list[Status], stream: TextIO) -> None:
     table = Table("model", "source", "checksum", "size", "cached", "path")
     for r in rows:
-        size = f"{r['size'] / 1e6:.1f} MB" if r["size"] else ""
-        table.add_row(r["model"], r["source"], r["checksum"], size,
-                      "yes" if r["cached"] else "no", r["path"])
+        size = f"{r.size / 1e6:.1f} MB" if r.size else ""
+        table.add_row(r.model, r.source, r.checksum, size, "yes" if r.cached else "no", r.path)
     Console(file=stream, width=None if stream.isatty() else 250).print(table)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from resnet_cli import registry
 from resnet_cli.runtime import mxnet
 
 
@@ -123,3 +125,23 @@ def summarize(net: Any, model: str, input_size: int, classes: int) -> Summary:
                              shapes.get(id(block), ()), params, trainable, macs))
     params, trainable, macs = total(net)
     return Summary(model, input_size, classes, rows, params, trainable, macs)
+
+
+def summarize_model(model: str, classes: int = 1000, input_size: int | None = None,
+                    depth: int | None = None, model_dir: Path | None = None) -> Summary:
+    """Summarize a registered model (freshly initialized: no weights needed), or the
+    architecture a ``resnet build`` directory was made from; rows below ``depth`` are
+    left out (totals still count them)."""
+    if model_dir is not None:
+        from resnet_cli.modeldir import read_dir
+
+        description = read_dir(model_dir)
+        model, classes = description.metadata["architecture"], description.metadata["classes"]
+        input_size = input_size or description.input_size[1]
+    spec = registry.get(model)
+    net = spec.build(classes=classes)
+    net.initialize()
+    result = summarize(net, spec.name, input_size or spec.crop, classes)
+    if depth is not None:
+        result.layers = [row for row in result.layers if row.depth <= depth]
+    return result

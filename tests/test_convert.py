@@ -14,20 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import invoke, use_sources
 
-from resnet_cli import weights
-from resnet_cli.cli import cli
+from resnet_cli import registry
 from resnet_cli.errors import ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.torch_formats import read_pth
-from tests.test_weights import server  # noqa: F401 - fixture
 
 torch = pytest.importorskip("torch", reason="torch not installed (the test extra brings it on "
                                              "Python 3.11 only: on 3.12 pip would fetch CUDA)")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from tests.torch_resnet import randomized  # noqa: E402 - needs torch
+from torch_resnet import randomized  # noqa: E402 - needs torch
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +48,8 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 
 
 def predict_all(image: Path) -> np.ndarray:
-    result = CliRunner().invoke(cli, ["predict", "--model", "resnet18_v1", "-f", "json",
-                                      "-k", "1000", str(image)])
+    result = invoke("predict", "--model", "resnet18_v1", "-f", "json",
+                                      "-k", "1000", str(image))
     assert result.exit_code == 0, result.output
     probs = np.zeros(1000)
     for p in json.loads(result.stdout)[0]["predictions"]:
@@ -78,7 +76,7 @@ def test_import_gives_same_logits_as_torch(fmt, torch_net, torch_logits, photos,
         torch.save(state, path)
     else:  # timm/HF naming is torchvision's; safetensors has no num_batches_tracked issue
         safetensors_torch.save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    result = CliRunner().invoke(cli, ["weights", "import", str(path), "--model", "resnet18"])
+    result = invoke("weights", "import", str(path), "--model", "resnet18")
     assert result.exit_code == 0, result.output
     cached = cache / "resnet18_v1.params"
     assert result.stdout.strip() == str(cached)
@@ -89,15 +87,16 @@ def test_import_gives_same_logits_as_torch(fmt, torch_net, torch_logits, photos,
                                probabilities(torch_logits(photos["coffee"])), atol=1e-6)
 
 
-def test_fetch_falls_back_to_torchvision_file(server, monkeypatch, torch_net,  # noqa: F811
+def test_fetch_falls_back_to_torchvision_file(server, monkeypatch, torch_net,
                                               torch_logits, photos, tmp_path, cache):
     buf = io.BytesIO()
     torch.save(torch_net.state_dict(), buf)
     data = buf.getvalue()
     name = f"resnet18-{hashlib.sha256(data).hexdigest()[:8]}.pth"
-    monkeypatch.setattr(weights, "TORCHVISION_FILES", {"resnet18_v1": name})
+    zoo = registry.get("resnet18_v1").sources[0]
+    use_sources(monkeypatch, "resnet18_v1", zoo, registry.torchvision_file(name))
     server.routes[name] = ("ok", data)  # the zoo zip is absent: 404
-    result = CliRunner().invoke(cli, ["weights", "fetch", "resnet18_v1"])
+    result = invoke("weights", "fetch", "resnet18_v1")
     assert result.exit_code == 0, result.output
     record = json.loads((cache / "resnet18_v1.json").read_text())
     assert record["kind"] == "torchvision" and record["source"].endswith(name)
@@ -105,13 +104,13 @@ def test_fetch_falls_back_to_torchvision_file(server, monkeypatch, torch_net,  #
     assert np.abs(ours - torch_logits(photos["rocket"])).max() <= 1e-4
 
 
-def test_pth_with_wrong_hash_prefix_is_refused(server, monkeypatch, torch_net,  # noqa: F811
+def test_pth_with_wrong_hash_prefix_is_refused(server, monkeypatch, torch_net,
                                                cache):
     buf = io.BytesIO()
     torch.save(torch_net.state_dict(), buf)
-    monkeypatch.setattr(weights, "TORCHVISION_FILES", {"resnet18_v1": "resnet18-00000000.pth"})
+    use_sources(monkeypatch, "resnet18_v1", registry.torchvision_file("resnet18-00000000.pth"))
     server.routes["resnet18-00000000.pth"] = ("ok", buf.getvalue())
-    result = CliRunner().invoke(cli, ["weights", "fetch", "resnet18_v1"])
+    result = invoke("weights", "fetch", "resnet18_v1")
     assert result.exit_code == 2
     assert "does not start with 00000000" in result.stderr
     assert not (cache / "resnet18_v1.params").exists()
@@ -137,7 +136,7 @@ def test_pth_whose_pickle_runs_a_command_is_refused(tmp_path, cache):
     evil.write_bytes(buf.getvalue())
     with pytest.raises(ResnetError, match=r"refused, refusing to load posix\.system"):
         read_pth(evil)
-    result = CliRunner().invoke(cli, ["weights", "import", str(evil), "--model", "resnet18"])
+    result = invoke("weights", "import", str(evil), "--model", "resnet18")
     assert result.exit_code == 2
     assert "refusing to load posix.system" in result.stderr
     assert not marker.exists()
@@ -154,6 +153,6 @@ def test_torch_save_of_a_whole_module_is_refused(torch_net, tmp_path):
 def test_not_a_resnet_state_dict_is_a_clear_error(tmp_path, cache):
     path = tmp_path / "other.pth"
     torch.save({"encoder.weight": torch.zeros(3)}, path)
-    result = CliRunner().invoke(cli, ["weights", "import", str(path), "--model", "resnet18"])
+    result = invoke("weights", "import", str(path), "--model", "resnet18")
     assert result.exit_code == 2
     assert "unexpected tensor 'encoder.weight'" in result.stderr

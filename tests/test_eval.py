@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
+from resnet_cli import registry
 from resnet_cli.classes import imagenet_classes
-from resnet_cli.cli import cli
 from resnet_cli.evaluation import Labeller
 
 
@@ -37,8 +37,7 @@ def test_eval_on_folders_named_by_class(photos, tmp_path, cache):
     shutil.copy(photos["coffee"], tmp_path / "espresso" / "a.png")
     shutil.copy(photos["chelsea"], tmp_path / "n02123045" / "b.png")  # tabby: top-5, not top-1
     shutil.copy(photos["rocket"], tmp_path / "unlabelled" / "c.jpg")
-    result = CliRunner().invoke(cli, ["eval", "--model", "squeezenet1.1", "-f", "json",
-                                      str(tmp_path)])
+    result = invoke("eval", "--model", "squeezenet1.1", "-f", "json", str(tmp_path))
     assert result.exit_code == 1  # the unlabelled file is reported
     report = json.loads(result.stdout)
     assert report["images"] == 2 and report["failed"] == 1
@@ -50,11 +49,10 @@ def test_eval_on_folders_named_by_class(photos, tmp_path, cache):
 @pytest.mark.slow
 def test_bundled_model_accuracy_on_imagenet_sample(sample_dir, cache):
     """Same code path as the CLI: expand -> preprocess threads -> batches -> records."""
-    result = CliRunner().invoke(cli, ["eval", str(sample_dir), "--model", "squeezenet1.1",
-                                      "--format", "json"])
+    result = invoke("eval", str(sample_dir), "--model", "squeezenet1.1", "--format", "json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["images"] == 1000 and report["failed"] == 0
-    assert report["top1"] >= 0.605 and report["top5"] >= 0.830
-    assert abs(report["top1"] - 0.610) <= 0.010 and abs(report["top5"] - 0.834) <= 0.010
+    spec = registry.get("squeezenet1.1")  # the figures the registry (and README) state
+    assert abs(report["top1"] - spec.top1) <= 0.0005 and abs(report["top5"] - spec.top5) <= 0.0005
     assert len(report["per_class"]) == 1000

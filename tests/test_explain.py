@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
+from helpers import CAT_CLASSES, SQUEEZE, invoke
 from PIL import Image
 
-from resnet_cli.cli import cli
-from tests.conftest import CAT_CLASSES
-
-SQUEEZE = ["--model", "squeezenet1.1"]
 PANEL = 224 + 8  # crop plus margin
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_json_names_top3_with_statistics_and_writes_the_png(photos, tmp_path, cache):
@@ -90,11 +82,11 @@ def test_model_dir_fp32_matches_the_named_model_and_int8_is_refused(photos, tmp_
 
 @pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25"])
 def test_any_model_with_its_weights_file(name, photos, tmp_path, cache):
-    from resnet_cli import models
+    from resnet_cli import registry
     from resnet_cli.runtime import mxnet
 
     mx = mxnet()
-    net = models.builder(name)(classes=1000)
+    net = registry.get(name).build(classes=1000)
     net.initialize(mx.init.Xavier())
     net(mx.nd.zeros((1, 3, 224, 224)))
     net.save_parameters(str(tmp_path / "w.params"))

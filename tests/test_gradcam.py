@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_cli import models
+from resnet_cli import registry
 from resnet_cli.gradcam import GradCam, cam, explained_layer, graph_of_block, stats
 from resnet_cli.runtime import mxnet
 
@@ -66,8 +66,9 @@ def test_cam_is_relu_of_gradient_weighted_channels():
 ])
 def test_explained_layer_is_the_last_spatial_stage(name, side):
     mx = mxnet()
-    crop = models.input_size(name)[1]
-    symbol = models.builder(name)(classes=1000)(mx.sym.var("data"))
+    spec = registry.get(name)
+    crop = spec.crop
+    symbol = spec.build(classes=1000)(mx.sym.var("data"))
     layer = explained_layer(symbol, crop)
     internals = symbol.get_internals()
     _, (shape,), _ = internals[f"{layer}_output"].infer_shape(data=(1, 3, crop, crop))

@@ -36,23 +36,9 @@ def test_fused_equals_plain_on_imagenet_sample(sample_dir):
     assert worst <= 1e-4
 
 
-def test_fused_resnet_folds_batchnorm_without_changing_results(photos, tmp_path):
-    from resnet_cli.network import resnet18
-    from resnet_cli.runtime import mxnet
-
-    mx = mxnet()
-    mx.random.seed(1)
-    net = resnet18()
-    net.initialize(mx.init.Xavier())
-    net(mx.nd.zeros((1, 3, 224, 224)))
-    for name, param in net.collect_params().items():
-        if name.endswith(("running_mean", "beta")):
-            param.set_data(mx.nd.random.uniform(-0.2, 0.2, shape=param.shape))
-        elif name.endswith(("running_var", "gamma")):
-            param.set_data(mx.nd.random.uniform(0.5, 1.5, shape=param.shape))
-    net.save_parameters(str(tmp_path / "r18.params"))
-    fused = Classifier.load("resnet18", tmp_path / "r18.params")
-    plain = Classifier.load("resnet18", tmp_path / "r18.params", fuse=False)
+def test_fused_resnet_folds_batchnorm_without_changing_results(photos, resnet18_params):
+    fused = Classifier.load("resnet18", resnet18_params)
+    plain = Classifier.load("resnet18", resnet18_params, fuse=False)
     batch = np.stack([Preprocessing()(p) for p in photos.values()])
     assert np.abs(fused.logits(batch) - plain.logits(batch)).max() <= 1e-3
     _, diff = compare(fused, plain, batch)

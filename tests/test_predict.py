@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from resnet_cli.cli import cli
-from tests.conftest import CAT_CLASSES, COFFEE_CLASSES
-
-SQUEEZE = ["--model", "squeezenet1.1"]
+from helpers import CAT_CLASSES, COFFEE_CLASSES, SQUEEZE, invoke
 
 
 def run(*args: str, input: str | bytes | None = None):
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    return invoke(*args, input=input, catch_exceptions=False)
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -51,8 +48,7 @@ def test_json_record_fields(photos, cache):
 def test_failed_input_is_an_error_record_and_the_rest_still_classified(photos, tmp_path, cache):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    result = CliRunner().invoke(cli, ["predict", *SQUEEZE, "-f", "json", str(bad),
-                                      str(photos["coffee"])])
+    result = invoke("predict", *SQUEEZE, "-f", "json", str(bad), str(photos["coffee"]))
     assert result.exit_code == 1
     first, second = json.loads(result.stdout)
     assert first == {"path": str(bad), "error": "not an image Pillow can read"}
@@ -68,18 +64,15 @@ def test_plain_text_when_piped(photos, cache):
     assert "│" not in result.output  # no table borders in a pipe
 
 
-def test_table_on_a_terminal(photos, cache):
+def test_table_on_a_terminal(photos, squeezenet):
     from io import StringIO
 
     from rich.console import Console
 
-    from resnet_cli.classifier import Classifier
-    from resnet_cli.engine import Record
     from resnet_cli.output import TableWriter
+    from resnet_cli.records import Record
 
-    clf = Classifier.load("squeezenet1.1")
-    from resnet_cli.preprocess import Preprocessing
-    preds = clf.predict(Preprocessing()(photos["coffee"])[None], 5)[0]
+    (preds,) = squeezenet.predict([photos["coffee"]], 5)
     out = StringIO()
     writer = TableWriter(out, 5, Console(file=out, force_terminal=True, width=100))
     writer.write(Record("[odd] name.png", "squeezenet1.1", predictions=preds))
@@ -90,42 +83,48 @@ def test_table_on_a_terminal(photos, cache):
 def test_weights_file_that_is_not_params_exit_2(photos, tmp_path, cache):
     junk = tmp_path / "junk.params"
     junk.write_bytes(b"garbage")
-    result = CliRunner().invoke(cli, ["predict", "--weights", str(junk), str(photos["chelsea"])])
+    result = invoke("predict", "--weights", str(junk), str(photos["chelsea"]))
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: cannot load weights")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_weights_option_loads_a_gluon_params_file(photos, tmp_path, cache):
-    from resnet_cli.network import resnet18
-    from resnet_cli.runtime import mxnet
-
-    mx = mxnet()
-    net = resnet18()
-    net.initialize(mx.init.Xavier())
-    net(mx.nd.zeros((1, 3, 224, 224)))
-    net.save_parameters(str(tmp_path / "r18.params"))
-    result = run("predict", "--weights", str(tmp_path / "r18.params"), "-f", "json",
+def test_weights_option_loads_a_gluon_params_file(photos, resnet18_params):
+    result = run("predict", "--weights", str(resnet18_params), "-f", "json",
                  str(photos["rocket"]))
     assert result.exit_code == 0
     assert json.loads(result.output)[0]["model"] == "resnet18_v1"
 
 
 def test_unknown_model_exit_2(photos, cache):
-    result = CliRunner().invoke(cli, ["predict", "--model", "resnet7", str(photos["chelsea"])])
+    result = invoke("predict", "--model", "resnet7", str(photos["chelsea"]))
     assert result.exit_code == 2
     assert "unknown model 'resnet7'" in result.stderr
 
 
-def test_help_does_not_import_mxnet():
+def test_help_imports_no_inference_stack():
+    heavy = ["numpy", "mxnet", "resnet_cli.engine", "resnet_cli.classifier", "rich.table"]
     code = ("import sys\nfrom click.testing import CliRunner\nfrom resnet_cli.cli import cli\n"
-            "for args in (['--help'], ['predict', '--help']):\n"
+            "for args in (['--help'], ['predict', '--help'], ['weights', '--help']):\n"
             "    r = CliRunner().invoke(cli, args)\n    assert r.exit_code == 0, r.output\n"
-            "assert 'mxnet' not in sys.modules\nprint('ok')")
+            f"print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "ok"
+    assert out.stdout.strip() == "[]"
 
 
-def test_help_documents_exit_codes():
-    result = run("predict", "--help")
-    assert "Exit codes:" in result.output and "130" in result.output
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_help_lists_every_exit_code(command):
+    from resnet_cli.errors import ExitCode
+
+    text = run(command, "--help").output
+    listed = re.findall(r"^\s+(\d+)\s+(.+)$", text.split("Exit codes:")[1], re.M)
+    assert listed == [(str(code.value), code.meaning) for code in ExitCode]
+
+
+def test_readme_exit_code_table_is_the_enum():
+    from resnet_cli.errors import ExitCode
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("### Exit codes")[1].split("\n\n#")[0]
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", table, re.M)
+    assert rows == [(str(code.value), code.meaning) for code in ExitCode]

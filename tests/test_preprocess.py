@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import CAT_CLASSES
 from PIL import Image
 
 from resnet_cli.errors import InputError
-from resnet_cli.preprocess import MEAN, STD, Preprocessing, load_rgb
+from resnet_cli.preprocess import Preprocessing, load_rgb
+from resnet_cli.registry import IMAGENET_MEAN as MEAN
+from resnet_cli.registry import IMAGENET_STD as STD
 from resnet_cli.runtime import mxnet
-from tests.conftest import CAT_CLASSES
 
 mx = mxnet()
 T = mx.gluon.data.vision.transforms

@@ -8,16 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
-from resnet_cli.cli import cli
 from resnet_cli.runtime import mxnet
 
 mx = mxnet()
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def summary_json(*args: str) -> dict:
@@ -99,23 +94,17 @@ def test_built_directory_matches_in_process_model(tmp_path, photos, cache):
     assert summary["model"] == "squeezenet1.1"
 
 
-def test_resnet_build_with_new_classifier_keeps_the_rest(tmp_path, photos, cache):
-    from resnet_cli.network import resnet18
-
-    source = resnet18()
-    source.initialize(mx.init.Xavier())
-    source(mx.nd.zeros((1, 3, 224, 224)))
-    source.save_parameters(str(tmp_path / "r18.params"))
+def test_resnet_build_with_new_classifier_keeps_the_rest(tmp_path, photos, resnet18_params):
     out = tmp_path / "r18-10"
     result = invoke("build", "--depth", "18", "--classes", "10", "--weights",
-                    str(tmp_path / "r18.params"), "--out", str(out))
+                    str(resnet18_params), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "freshly initialised (not in the weights): output.weight, output.bias" in result.stderr
     net = mx.gluon.SymbolBlock.imports(str(out / "model-symbol.json"), ["data"],
                                        str(out / "model-0000.params"))
     exported = dict(net.collect_params().items())
     conv0 = next(v for k, v in exported.items() if k.endswith("conv0_weight"))
-    expected = source.features[0].weight.data().asnumpy()
+    expected = mx.nd.load(str(resnet18_params))["features.0.weight"].asnumpy()
     np.testing.assert_array_equal(conv0.data().asnumpy(), expected)
     records = predict_json("--model-dir", str(out), "-k", "3", str(photos["coffee"]))
     assert records[0]["predictions"][0]["label"].startswith("class_")

@@ -5,24 +5,20 @@ the published checksums are swapped for those of the files the server holds)."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import Server, invoke, use_sources
 
-from resnet_cli import weights
-from resnet_cli.cli import cli
+from resnet_cli import registry
 from resnet_cli.network import resnet18
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
@@ -30,90 +26,23 @@ from resnet_cli.runtime import mxnet
 mx = mxnet()
 
 
-class Server(http.server.ThreadingHTTPServer):
-    """Serves ``routes[path] = (behaviour, payload)`` and counts requests per path."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.routes: dict[str, tuple[str, object]] = {}
-        self.hits: Counter[str] = Counter()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        server: Server = self.server  # type: ignore[assignment]
-        name = self.path.lstrip("/")
-        server.hits[name] += 1
-        behaviour, payload = server.routes.get(name, ("status", 404))
-        if behaviour == "status":
-            self.send_error(payload)
-            return
-        body: bytes = payload if behaviour != "stall" else b"x" * 1000
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if behaviour == "ok":
-            self.wfile.write(body)
-        elif behaviour == "truncate":
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)
-        elif behaviour == "stall":
-            self.wfile.write(body[:10])
-            self.wfile.flush()
-            time.sleep(payload)
-        elif behaviour == "slow":
-            time.sleep(0.5)
-            self.wfile.write(body)
-
-
-@pytest.fixture
-def server(monkeypatch, cache):
-    srv = Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("RESNET_MIRROR", srv.url)
-    monkeypatch.setenv("RESNET_TIMEOUT", "2")
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-
-
 @pytest.fixture(scope="module")
-def zoo_params(tmp_path_factory) -> bytes:
+def zoo_params(resnet18_params) -> bytes:
     """A zoo-layout ResNet-18 .params (random weights), as the model zoo stores it."""
-    net = mx.gluon.model_zoo.vision.resnet18_v1()
-    net.initialize(mx.init.Xavier())
-    net(mx.nd.zeros((1, 3, 224, 224)))
-    path = tmp_path_factory.mktemp("zoo") / "r18.params"
-    net.save_parameters(str(path))
-    return path.read_bytes()
+    return resnet18_params.read_bytes()
 
 
 def publish_zoo(server: Server, monkeypatch, params: bytes, behaviour: str = "ok",
                 published: bytes | None = None) -> str:
     """Serve a model-zoo zip for resnet18_v1 and make its SHA-1 the published one."""
     sha1 = hashlib.sha1(published if published is not None else params).hexdigest()
-    monkeypatch.setattr(weights, "zoo_sha1", lambda: {"resnet18_v1": sha1})
-    stem = f"resnet18_v1-{sha1[:8]}"
+    zoo = registry.gluon_zoo_file("resnet18_v1", sha1)
+    use_sources(monkeypatch, "resnet18_v1", zoo, *registry.get("resnet18_v1").sources[1:])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr(f"{stem}.params", params)
-    server.routes[f"{stem}.zip"] = (behaviour, buf.getvalue())
-    return f"{stem}.zip"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
+        archive.writestr(zoo.filename.removesuffix(".zip") + ".params", params)
+    server.routes[zoo.filename] = (behaviour, buf.getvalue())
+    return zoo.filename
 
 
 def leftovers(cache: Path) -> list[str]:
@@ -183,10 +112,11 @@ def test_http_errors_are_reported(server, monkeypatch, zoo_params, cache, code):
     assert "Traceback" not in result.output
 
 
-def test_stalled_server_times_out_with_a_clear_error(server, monkeypatch, zoo_params, cache):
+def test_stalled_server_times_out_with_a_clear_error(server, monkeypatch, setenv, zoo_params,
+                                                     cache):
     name = publish_zoo(server, monkeypatch, zoo_params)
     server.routes[name] = ("stall", 8)
-    monkeypatch.setenv("RESNET_TIMEOUT", "1")
+    setenv("RESNET_TIMEOUT", "1")
     start = time.monotonic()
     result = invoke("weights", "fetch", "resnet18_v1")
     assert time.monotonic() - start < 6
@@ -195,8 +125,8 @@ def test_stalled_server_times_out_with_a_clear_error(server, monkeypatch, zoo_pa
     assert leftovers(cache) == []
 
 
-def test_no_network_predict_names_cache_import_and_bundled_model(monkeypatch, photos, cache):
-    monkeypatch.setenv("RESNET_MIRROR", "http://127.0.0.1:9/")  # discard port: refused
+def test_no_network_predict_names_cache_import_and_bundled_model(setenv, photos, cache):
+    setenv("RESNET_MIRROR", "http://127.0.0.1:9/")  # discard port: refused
     result = invoke("predict", str(photos["chelsea"]))
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
@@ -209,8 +139,10 @@ def test_two_concurrent_fetches_download_once(server, monkeypatch, zoo_params, c
     name = publish_zoo(server, monkeypatch, zoo_params, behaviour="slow")
     sha1 = hashlib.sha1(zoo_params).hexdigest()
     # Child processes see the same checksum through a tiny sitecustomize-free shim.
-    code = ("import sys; from resnet_cli import weights; "
-            f"weights.zoo_sha1 = lambda: {{'resnet18_v1': '{sha1}'}}; "
+    code = ("import dataclasses, sys; from resnet_cli import registry; "
+            "spec = registry.MODELS['resnet18_v1']; "
+            "registry.MODELS['resnet18_v1'] = dataclasses.replace(spec, sources=("
+            f"registry.gluon_zoo_file('resnet18_v1', '{sha1}'),)); "
             "from resnet_cli.cli import main; sys.argv = ['resnet', 'weights', 'fetch', "
             "'resnet18_v1']; main()")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
@@ -251,10 +183,9 @@ def test_weights_list_shows_sources_and_cache_state(server, monkeypatch, zoo_par
     assert rows["resnet34_v1"]["path"] == str(cache / "resnet34_v1.params")
 
 
-def test_zoo_legacy_prefixed_params_load_into_our_resnet(tmp_path):
+def test_zoo_legacy_prefixed_params_load_into_our_resnet(resnet18_params, tmp_path):
     zoo = mx.gluon.model_zoo.vision.resnet18_v1()
-    zoo.initialize(mx.init.Xavier())
-    zoo(mx.nd.zeros((1, 3, 224, 224)))
+    zoo.load_parameters(str(resnet18_params))
     # The zoo's own files predate structural names: parameter names minus the prefix.
     zoo.collect_params().save(str(tmp_path / "legacy.params"), strip_prefix=zoo.prefix)
     ours = resnet18()

@@ -13,8 +13,3 @@ def baseline_rss() -> float:
     assert run.returncode == 0, run.stderr
     return run.peak_rss_mib
 
-
-@pytest.fixture(autouse=True)
-def _empty_cache(tmp_path, monkeypatch) -> None:
-    """Never the user's weights cache (the bundled model needs none)."""
-    monkeypatch.setenv("RESNET_HOME", str(tmp_path / "resnet-home"))

@@ -1,0 +1,64 @@
+"""The public Python API, used by the CLI and the benchmarks alike.
+
+    import resnet_cli
+    classifier = resnet_cli.load("squeezenet1.1")
+    classifier.predict(["photo.jpg"], k=3)          # [[Prediction(...), ...]]
+    for record in resnet_cli.classify(["photos/"], model="squeezenet1.1"):
+        print(record.path, record.predictions[0].label if record.predictions else record.error)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from resnet_cli.classifier import Classifier
+from resnet_cli.inputs import expand
+from resnet_cli.records import Record, Source
+from resnet_cli.registry import DEFAULT_MODEL
+from resnet_cli.weights.fetch import Notify, quiet
+
+DEFAULT_BATCH_SIZE = 16
+
+
+def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = None,
+         model_dir: str | os.PathLike[str] | None = None, *, fuse: bool = True,
+         progress: bool = False, notify: Notify = quiet) -> Classifier:
+    """A ready classifier: from a ``resnet build`` directory, or a model name (with
+    ``weights`` as its ``.params``, else the bundled or cached file, fetched if needed).
+
+    ``fuse=False`` keeps the plain graph (no oneDNN fusion); ``progress`` draws download
+    bars and ``notify`` receives messages about fetching.
+    """
+    if model_dir is not None:
+        return Classifier.from_dir(model_dir)
+    return Classifier.load(model, weights, progress=progress, notify=notify, fuse=fuse)
+
+
+def classify(inputs: Iterable[str | os.PathLike[str] | Source],
+             model: str = DEFAULT_MODEL, *, classifier: Classifier | None = None, k: int = 5,
+             batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
+             pattern: str | None = None, stdin: BinaryIO | None = None,
+             null: bool = False) -> Iterator[Record]:
+    """One :class:`Record` per image, in input order, streamed as batches finish.
+
+    ``inputs``: files, folders (walked, sorted; ``pattern`` filters names), ``Source``
+    values, or ``-`` for paths read from ``stdin``.  A bad input becomes a record with
+    ``error`` set; the rest go on.  ``classifier`` defaults to ``load(model)``.
+    """
+    from resnet_cli import engine, settings
+
+    classifier = classifier or load(model)
+    sources = _sources(inputs, pattern, stdin, null)
+    return engine.classify(sources, classifier, batch_size,
+                           workers or settings.current().cores, k)
+
+
+def _sources(inputs: Iterable[str | os.PathLike[str] | Source], pattern: str | None,
+             stdin: BinaryIO | None, null: bool) -> Iterator[Source]:
+    for item in inputs:
+        if isinstance(item, Source):
+            yield item
+        else:
+            yield from expand([os.fspath(item)], pattern, stdin, null)
