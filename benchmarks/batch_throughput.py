@@ -19,10 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from devdata import SAMPLE
+
 import resnet_cli
 from resnet_cli import bench, registry, settings
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample"
 
 
 def peak_rss_mib(model: str, paths: list[str], batch_size: int) -> float:

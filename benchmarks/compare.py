@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -23,31 +22,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from devdata import SAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from resnet_cli import build, inputs, params  # noqa: E402
-from resnet_cli.convert import torchvision_to_gluon  # noqa: E402
-from resnet_cli.network import resnet18  # noqa: E402
-from resnet_cli.preprocess import Preprocessing  # noqa: E402
-from resnet_cli.runtime import available_cores, mxnet, optimize  # noqa: E402
-from resnet_cli.torch_formats import StateDict  # noqa: E402
-
-SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
+from resnet_cli import bench, build, params, settings
+from resnet_cli.convert import torchvision_to_gluon
+from resnet_cli.network import resnet18
+from resnet_cli.preprocess import Preprocessing
+from resnet_cli.runtime import mxnet, optimize
+from resnet_cli.torch_formats import StateDict
 
 
 def images(folder: Path, count: int) -> np.ndarray:
     pre = Preprocessing()
-    paths = [s.path for s in inputs.expand([str(folder)]) if not s.error][:count]
-    return np.stack([pre(p) for p in paths])
+    return np.stack([pre(p) for p in bench.image_paths(folder)[:count]])
 
 
 def torch_engine(batch: np.ndarray) -> tuple[Callable[[], object], object, StateDict]:
     import torch
-    from tests.torch_resnet import randomized
+    from torch_resnet import randomized
 
-    torch.set_num_threads(available_cores())
+    torch.set_num_threads(settings.current().cores)
     net = randomized()
     x = torch.from_numpy(batch)
 
@@ -69,7 +63,7 @@ def onnx_engine(net: object, batch: np.ndarray, workdir: Path) -> Callable[[], o
         torch.onnx.export(net, torch.from_numpy(batch), str(path), input_names=["data"],
                           output_names=["logits"], opset_version=13, dynamo=False)
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = available_cores()
+    options.intra_op_num_threads = settings.current().cores
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
     return lambda: session.run(None, {"data": batch})
@@ -129,7 +123,7 @@ def main() -> None:
         for name, run in engines.items():
             rates[name].append(measure(run, args.batch_size, args.seconds))
     base = statistics.median(rates["onnxruntime"])
-    print(f"ResNet-18, batch {args.batch_size}, {available_cores()} cores, "
+    print(f"ResNet-18, batch {args.batch_size}, {settings.current().cores} cores, "
           f"{args.repeats} alternating rounds of ~{args.seconds:g} s")
     print("(paired: median over rounds of each round's ratio, which cancels the drift of a"
           " noisy machine)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,16 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from devdata import SAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import resnet_cli
+from resnet_cli import build
+from resnet_cli.runtime import mxnet
 
-from resnet_cli import build  # noqa: E402
-from resnet_cli.classifier import Classifier  # noqa: E402
-from resnet_cli.preprocess import Preprocessing  # noqa: E402
-from resnet_cli.runtime import mxnet  # noqa: E402
-
-SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 Thresholds = dict[str, tuple[float, float]]
 
 
@@ -90,8 +85,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
 
-    data = build.calibration_tensors(args.images, Preprocessing(), args.count, print)
-    net = Classifier.load("squeezenet1.1", fuse=False).net
+    classifier = resnet_cli.load("squeezenet1.1", fuse=False)
+    data = build.calibration_tensors(args.images, classifier.preprocess, args.count, print)
+    net = classifier.net
     reference = build.logits(net, data)
     with captured_thresholds() as thresholds:
         build.quantize(net, data)
