@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from resnet_cli import remote
 from resnet_cli.records import Source
 
 IMAGE_EXTENSIONS = frozenset({
@@ -79,11 +80,16 @@ def expand(args: Iterable[str], pattern: str | None = None,
     """Sources for every argument in order.
 
     ``-`` reads paths from ``stdin``; each is one input taken literally (as ``find`` prints
-    files), so a folder listed there is reported rather than walked.
+    files), so a folder listed there is reported rather than walked.  URL arguments are
+    expanded by ``remote`` (a prefix is walked like a folder).
     """
     for arg in args:
         if arg == "-" and stdin is not None:
             yield from (Source(path) for path in read_paths(stdin, null))
+        elif remote.is_url(arg):
+            remote.check_available()
+            found = remote.expand_url(arg, lambda name: matches(name, pattern))
+            yield from (Source(url, error) for url, error in found)
         elif os.path.isdir(arg):
             yield from walk(arg, pattern)
         elif os.path.lexists(arg):

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from resnet_cli import budget, failures, files
+from resnet_cli import budget, failures, files, remote
 from resnet_cli.errors import InputError
 from resnet_cli.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
@@ -63,13 +65,20 @@ def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
 
 
 def _decode(path: str | os.PathLike[str]) -> Image.Image:
-    with files.open_regular(path) as stream, Image.open(stream) as img:
+    with opened(path) as stream, Image.open(stream) as img:
         refusal = budget.refusal(*img.size, img.mode)
         if refusal is not None:
             raise InputError(refusal)
         img.load()
         _orient(img)
         return to_rgb(img)
+
+
+def opened(path: str | os.PathLike[str]) -> BinaryIO:
+    """A local regular file, or a URL's bytes, read here by the decoding thread."""
+    if isinstance(path, str) and remote.is_url(path):
+        return io.BytesIO(remote.fetch(path))
+    return files.open_regular(path)
 
 
 def _orient(img: Image.Image) -> None:

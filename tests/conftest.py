@@ -3,8 +3,11 @@ in tests/data, the ImageNet sample beside the checkout, one random ResNet-18, a 
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,106 @@ def server(setenv: Callable[[str, str], None]) -> Iterator[Server]:
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """Serves a folder with listings; /denied/... answers 403, /slow/... never answers."""
+
+    stop: threading.Event
+
+    def do_GET(self) -> None:
+        if not self.refused():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if not self.refused():
+            super().do_HEAD()
+
+    def refused(self) -> bool:
+        if self.path.startswith("/denied/"):
+            self.send_error(403)
+        elif self.path.startswith("/slow/"):
+            self.stop.wait(30)  # past any test's RESNET_TIMEOUT; released at teardown
+        else:
+            return False
+        return True
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: the tests' output is the records."""
+
+
+@pytest.fixture(scope="session")
+def http_site(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """(base URL, folder it serves) of a real HTTP server on 127.0.0.1."""
+    import functools
+    from http.server import ThreadingHTTPServer
+
+    root = tmp_path_factory.mktemp("site")
+    stop = threading.Event()
+    handler = type("Handler", (_SiteHandler,), {"stop": stop})
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(handler, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", root
+    stop.set()
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "test-key-id", "AWS_SECRET_ACCESS_KEY": "test-secret-c0ffee",
+          "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> Iterator[dict[str, str]]:
+    """A real S3 API (moto in server mode) on 127.0.0.1; the environment that reaches it.
+
+    The variables are set in this process for the session (s3fs reads them the standard
+    way) and returned so subprocesses can be given the same.
+    """
+    server_mod = pytest.importorskip("moto.server")
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {**S3_ENV, "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    yield env
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server.stop()
+
+
+def photo_tree(root: Path, photos: dict[str, Path]) -> Path:
+    """Two real photos (one in a subfolder), a broken JPEG and a file the walk skips."""
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(photos["coffee"], root / "a_coffee.png")
+    shutil.copy(photos["chelsea"], root / "sub" / "b_cat.png")
+    (root / "c_text.jpg").write_text("this is not a picture\n")
+    (root / "notes.txt").write_text("not an image extension")
+    return root
+
+
+@pytest.fixture(scope="session")
+def bucket(s3_env, photos, tmp_path_factory) -> tuple[str, Path]:
+    """s3://photos/set/ holding the same tree as the returned local folder."""
+    import s3fs
+
+    local = photo_tree(tmp_path_factory.mktemp("bucket") / "set", photos)
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("photos")
+    fs.put(str(local) + "/", "photos/set/", recursive=True)
+    return "s3://photos/set/", local
+
+
+@pytest.fixture(scope="session")
+def site(http_site, photos) -> tuple[str, Path]:
+    base, root = http_site
+    local = photo_tree(root / "set", photos)
+    return base, local
