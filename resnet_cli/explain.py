@@ -55,6 +55,7 @@ def from_dir(path: str | os.PathLike[str]) -> Explainable:
     if description.metadata.get("int8"):
         raise ResnetError(f"model dir {path} is int8, which has no gradients: explain needs "
                           f"its fp32 twin (resnet build without --int8)")
+    modeldir.load_symbol(description)  # its output size checked against the labels
     graph = graph_of_files(description.path / modeldir.SYMBOL,
                            description.path / modeldir.PARAMS)
     return Explainable(description.name, graph, description.classes, description.preprocessing)

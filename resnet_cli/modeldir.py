@@ -7,8 +7,12 @@ Layout: ``model-symbol.json`` and ``model-0000.params`` (MXNet's export), ``labe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import math
 import platform
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,15 +73,6 @@ def _write_labels(path: Path, classes: tuple[ImageNetClass, ...]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _read_labels(path: Path) -> tuple[ImageNetClass, ...]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            index, wnid, label = line.split("\t")[:3]
-            rows.append(ImageNetClass(int(index), wnid, label))
-    return tuple(rows)
-
-
 def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
            preprocessing: Preprocessing, int8: bool, extra: dict[str, Any] | None = None
            ) -> Path:
@@ -106,15 +101,12 @@ def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
 
 
 def verify(path: Path) -> None:
-    """ResnetError naming the first problem: missing file, bad checksum, bad metadata."""
+    """ResnetError naming the first problem: missing file, bad checksum, bad SHA256SUMS."""
     if not path.is_dir():
         raise ResnetError(f"model dir {path}: not a directory")
     if not (path / SUMS).is_file():
         raise ResnetError(f"model dir {path}: {SUMS} is missing (not built by resnet build?)")
-    listed = {}
-    for line in (path / SUMS).read_text().splitlines():
-        digest, _, filename = line.partition("  ")
-        listed[filename] = digest
+    listed = _read_sums(path)
     for filename in REQUIRED:
         if filename not in listed:
             raise ResnetError(f"model dir {path}: {SUMS} does not cover {filename}")
@@ -125,22 +117,140 @@ def verify(path: Path) -> None:
                               f"(damaged or edited)")
 
 
+_SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")  # text and binary (sha256sum -b)
+
+
+def _read_sums(path: Path) -> dict[str, str]:
+    listed = {}
+    for number, line in enumerate(_read_text(path, SUMS).splitlines(), 1):
+        if not line.strip():
+            continue
+        if (match := _SUM_LINE.fullmatch(line)) is None:
+            raise ResnetError(f"model dir {path}: {SUMS} line {number} is not "
+                              f"'SHA256  NAME' (sha256sum format)")
+        listed[match[2]] = match[1].lower()
+    return listed
+
+
+def _read_text(path: Path, filename: str) -> str:
+    try:
+        return (path / filename).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ResnetError(f"model dir {path}: cannot read {filename} "
+                          f"({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ResnetError(f"model dir {path}: {filename} is not UTF-8 text (byte "
+                          f"{exc.start})") from None
+
+
 def read_dir(path: Path) -> ModelDir:
-    """Verify a model directory and read its metadata and labels (no MXNet needed)."""
+    """Verify a model directory as a whole and read its metadata and labels (no MXNet).
+
+    Checksums, then every metadata field's type and range, then labels.tsv: one line
+    per class, numbered in order, as many as the metadata's ``classes``.
+    """
     verify(path)
     try:
-        metadata = json.loads((path / METADATA).read_text())
-        _preprocessing(metadata)  # every field it needs is there
-        classes = _read_labels(path / LABELS)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ResnetError(f"model dir {path}: bad metadata or labels ({exc})") from None
+        metadata = json.loads(_read_text(path, METADATA))
+    except ValueError as exc:
+        raise ResnetError(f"model dir {path}: {METADATA} is not JSON ({exc})") from None
+    if (problem := metadata_problem(metadata)) is not None:
+        raise ResnetError(f"model dir {path}: {METADATA}: {problem}")
+    classes = _parse_labels(path, _read_text(path, LABELS))
+    if len(classes) != metadata["classes"]:
+        raise ResnetError(f"model dir {path}: {LABELS} has {len(classes)} classes, "
+                          f"{METADATA} says {metadata['classes']}")
     return ModelDir(path, metadata, classes)
+
+
+MAX_CLASSES = 100_000
+CROP_RANGE = (32, 2048)
+MAX_RESIZE = 4096
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def metadata_problem(metadata: Any) -> str | None:
+    """What is wrong with a parsed metadata.json (type or range), or None."""
+    if not isinstance(metadata, dict):
+        return "not a JSON object"
+    for key in ("name", "architecture"):
+        value = metadata.get(key)
+        if not (isinstance(value, str) and value and value.isprintable()):
+            return f"{key} {value!r:.40} is not a non-empty printable string"
+    classes = metadata.get("classes")
+    if not (_is_int(classes) and 1 <= classes <= MAX_CLASSES):
+        return f"classes {classes!r:.40} is not an integer from 1 to {MAX_CLASSES}"
+    if not isinstance(metadata.get("int8", False), bool):
+        return "int8 is not true or false"
+    pre = metadata.get("preprocessing")
+    if not isinstance(pre, dict):
+        return "preprocessing is missing or not an object"
+    crop, resize = pre.get("crop"), pre.get("resize")
+    low, high = CROP_RANGE
+    if not (_is_int(crop) and low <= crop <= high):
+        return f"preprocessing.crop {crop!r:.40} is not an integer from {low} to {high}"
+    if not (_is_int(resize) and crop <= resize <= MAX_RESIZE):
+        return (f"preprocessing.resize {resize!r:.40} is not an integer from the crop "
+                f"({crop}) to {MAX_RESIZE}")
+    for key in ("mean", "std"):
+        value = pre.get(key)
+        if not (isinstance(value, list) and len(value) == 3
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in value)
+                and (key == "mean" or min(value) > 0)):
+            return f"preprocessing.{key} {value!r:.40} is not three finite numbers"
+    return None
+
+
+def _parse_labels(path: Path, text: str) -> tuple[ImageNetClass, ...]:
+    rows: list[ImageNetClass] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[0] != str(len(rows)):
+            raise ResnetError(f"model dir {path}: {LABELS} line {number} is not "
+                              f"'{len(rows)}<TAB>WNID<TAB>NAME'")
+        rows.append(ImageNetClass(len(rows), fields[1], fields[2]))
+    return tuple(rows)
+
+
+def check_graph(model_dir: ModelDir, symbol: Any) -> None:
+    """The graph must map one crop x crop image to exactly ``classes`` scores."""
+    mx = mxnet()
+    crop, classes = model_dir.input_size[1], model_dir.metadata["classes"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints its arguments
+            _, shapes, _ = symbol.infer_shape(data=(1, 3, crop, crop))
+    except mx.base.MXNetError as exc:
+        raise ResnetError(f"model dir {model_dir.path}: the graph does not take a {crop}x"
+                          f"{crop} image ({mxnet_reason(exc)})") from None
+    if shapes != [(1, classes)]:
+        got = " and ".join("x".join(map(str, s[1:])) for s in shapes) or "no"
+        raise ResnetError(f"model dir {model_dir.path}: the graph outputs {got} scores per "
+                          f"image, {LABELS} and {METADATA} have {classes} classes")
+
+
+def load_symbol(model_dir: ModelDir) -> Any:
+    """The graph of ``model-symbol.json``, checked against the metadata."""
+    mx = mxnet()
+    try:
+        symbol = mx.sym.load(str(model_dir.path / SYMBOL))
+    except (mx.base.MXNetError, ValueError) as exc:
+        raise ResnetError(f"model dir {model_dir.path}: cannot read {SYMBOL} "
+                          f"({mxnet_reason(exc)})") from None
+    check_graph(model_dir, symbol)
+    return symbol
 
 
 def load_network(model_dir: ModelDir) -> Any:
     """The exported network as a SymbolBlock (not yet hybridized)."""
     mx = mxnet()
     path = model_dir.path
+    load_symbol(model_dir)
     try:
         with warnings.catch_warnings():  # "Cannot decide type for data": harmless, noisy
             warnings.simplefilter("ignore", UserWarning)
