@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from resnet_cli.classifier import Classifier
 from resnet_cli.inputs import expand
 from resnet_cli.records import Record, Source
 from resnet_cli.registry import DEFAULT_MODEL
 from resnet_cli.weights.fetch import Notify, quiet
+
+if TYPE_CHECKING:
+    from resnet_cli.engine import Preprocess
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -40,19 +43,21 @@ def classify(inputs: Iterable[str | os.PathLike[str] | Source],
              model: str = DEFAULT_MODEL, *, classifier: Classifier | None = None, k: int = 5,
              batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
              pattern: str | None = None, stdin: BinaryIO | None = None,
-             null: bool = False) -> Iterator[Record]:
+             null: bool = False, preprocess: Preprocess | None = None) -> Iterator[Record]:
     """One :class:`Record` per image, in input order, streamed as batches finish.
 
     ``inputs``: files, folders (walked, sorted; ``pattern`` filters names), ``Source``
     values, or ``-`` for paths read from ``stdin``.  A bad input becomes a record with
-    ``error`` set; the rest go on.  ``classifier`` defaults to ``load(model)``.
+    ``error`` set; the rest go on.  ``classifier`` defaults to ``load(model)``;
+    ``preprocess`` (path -> tensor) to its own preprocessing (the report wraps it to keep
+    a thumbnail of each decode).
     """
     from resnet_cli import engine, settings
 
     classifier = classifier or load(model)
     sources = _sources(inputs, pattern, stdin, null)
     return engine.classify(sources, classifier, batch_size,
-                           workers or settings.current().cores, k)
+                           workers or settings.current().cores, k, preprocess)
 
 
 def _sources(inputs: Iterable[str | os.PathLike[str] | Source], pattern: str | None,

@@ -86,9 +86,10 @@ def load_classifier(model: str, weights: str | None, model_dir: str | None,
 
 def run_records(inputs: tuple[str, ...], classifier: Classifier, batch_size: int,
                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                topk: int, console: Any = None) -> Iterator[Record]:
+                topk: int, console: Any = None, report: Any = None) -> Iterator[Record]:
     """``resnet_cli.classify`` over the arguments (``-``: stdin), with a progress bar on a
-    terminal: drawn on ``console`` when the results go to that terminal, below them."""
+    terminal: drawn on ``console`` when the results go to that terminal, below them.
+    ``report``: an HTML report that gets each record, and a thumbnail from each decode."""
     from resnet_cli import api, progress
     from resnet_cli.inputs import expand
 
@@ -100,9 +101,32 @@ def run_records(inputs: tuple[str, ...], classifier: Classifier, batch_size: int
         sources = list(sources)
         total = len(sources)
     # (paths streaming in on stdin are not waited for: that bar counts without an ETA)
+    preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
     records = api.classify(sources, classifier=classifier, k=topk, batch_size=batch_size,
-                           workers=workers)
+                           workers=workers, preprocess=preprocess)
+    if report is not None:
+        records = report.observe(records)
     yield from progress.track(records, total, console) if show else records
+
+
+def report_option(f: Any) -> Any:
+    return click.option("--report", "report_dir", type=click.Path(file_okay=False),
+                        help="Also write an HTML report to this folder (index.html, "
+                             "thumbnails; works offline). Needs the [report] extra.")(f)
+
+
+def open_report(report_dir: str | None, command: str, model: str, labels: Any = None) -> Any:
+    """The report being written to ``report_dir``, or None without --report."""
+    if report_dir is None:
+        return None
+    from resnet_cli.report import Report
+
+    return Report(report_dir, command, model, labels)
+
+
+def report_done(report: Any, quiet: bool) -> None:
+    if report is not None and not quiet:
+        click.echo(f"report: {report.index}", err=True)
 
 
 def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
@@ -117,10 +141,12 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True,
               help="table: rich on a terminal, aligned text in a pipe; json; jsonl; csv; tsv.")
+@report_option
 @engine_options
-def predict_command(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
-            topk: int, fmt: str, batch_size: int, workers: int | None, pattern: str | None,
-            null: bool, quiet: bool) -> None:
+def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
+                    model_dir: str | None, topk: int, fmt: str, report_dir: str | None,
+                    batch_size: int, workers: int | None, pattern: str | None, null: bool,
+                    quiet: bool) -> None:
     """Print the top-k ImageNet classes of each image.
 
     INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
@@ -129,16 +155,18 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None, mo
     from resnet_cli.output import make_writer
 
     classifier = load_classifier(model, weights, model_dir, quiet)
+    report = open_report(report_dir, "predict", classifier.name)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
     failed = False
     try:
         for record in run_records(inputs, classifier, batch_size, workers, pattern, null,
-                                  quiet, topk, getattr(writer, "console", None)):
+                                  quiet, topk, getattr(writer, "console", None), report):
             failed |= record.error is not None
             writer.write(record)
     finally:
         writer.close()
+    report_done(report, quiet)
     sys.exit(ExitCode.SOME_FAILED if failed else ExitCode.OK)
 
 
@@ -146,10 +174,11 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None, mo
 @model_options
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="json adds per-class results and the failed files.")
+@report_option
 @engine_options
-def eval_command(inputs: tuple[str, ...], model: str, weights: str | None, model_dir: str | None,
-             fmt: str, batch_size: int, workers: int | None, pattern: str | None, null: bool,
-             quiet: bool) -> None:
+def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
+                 model_dir: str | None, fmt: str, report_dir: str | None, batch_size: int,
+                 workers: int | None, pattern: str | None, null: bool, quiet: bool) -> None:
     """Top-1 and top-5 accuracy on labelled images.
 
     A file's class is read from its name (starting with a WordNet id, as in
@@ -159,11 +188,16 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None, model
 
     from resnet_cli.classes import imagenet_classes
     from resnet_cli.evaluation import Labeller, evaluate
+    from resnet_cli.report import Labels
 
     classifier = load_classifier(model, weights, model_dir, quiet)
     classes = imagenet_classes()
-    records = run_records(inputs, classifier, batch_size, workers, pattern, null, quiet, 5)
-    report = evaluate(records, Labeller(classes), classes, classifier.name)
+    labeller = Labeller(classes)
+    html = open_report(report_dir, "eval", classifier.name, Labels(labeller, classes))
+    records = run_records(inputs, classifier, batch_size, workers, pattern, null, quiet, 5,
+                          report=html)
+    report = evaluate(records, labeller, classes, classifier.name)
+    report_done(html, quiet)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:

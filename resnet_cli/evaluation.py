@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from resnet_cli.records import ImageNetClass, Record
 
 WNID = re.compile(r"n\d{8}")
+UNLABELLED = "cannot tell its class from its name or folder"
 
 
 class Labeller:
@@ -103,7 +104,7 @@ def evaluate(records: Iterable[Record], labeller: Labeller,
             report.errors.append((record.path, record.error))
             continue
         if truth is None:
-            report.errors.append((record.path, "cannot tell its class from its name or folder"))
+            report.errors.append((record.path, UNLABELLED))
             continue
         indices = [p.index for p in record.predictions or []]
         score = report.per_class.setdefault(

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -25,6 +28,19 @@ COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
 def invoke(*args: str, input: bytes | str | None = None, **kwargs: Any) -> Result:
     """``resnet ARGS`` in this process, stdout and stderr kept apart."""
     return CliRunner().invoke(cli, list(args), input=input, **kwargs)
+
+
+def default_sigint() -> None:
+    """A shell's background jobs (``cmd &``, so a CI launched that way) inherit SIGINT
+    ignored; Ctrl-C at a terminal reaches a foreground process, which this test plays."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def spawn(*args: str, stdin: Any = None) -> subprocess.Popen:
+    """``resnet predict --model squeezenet1.1 ARGS`` as a real process, pipes kept."""
+    return subprocess.Popen([sys.executable, "-m", "resnet_cli", "predict", *SQUEEZE, *args],
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_sigint)
 
 
 def jsonl(output: str) -> list[dict]:

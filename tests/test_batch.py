@@ -15,10 +15,9 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import SQUEEZE, invoke, jsonl
+from helpers import SQUEEZE, invoke, jsonl, spawn
 
 from resnet_cli.inputs import expand
 from resnet_cli.records import Source
@@ -188,18 +187,6 @@ def test_progress_bar_only_on_a_terminal(photos, cache):
     # CliRunner's stderr is not a terminal: nothing but records may appear.
     result = predict("-f", "jsonl", str(photos["coffee"]))
     assert result.stderr == ""
-
-
-def default_sigint() -> None:
-    """A shell's background jobs (``cmd &``, so a CI launched that way) inherit SIGINT
-    ignored; Ctrl-C at a terminal reaches a foreground process, which this test plays."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def spawn(*args: str, stdin: Any = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "resnet_cli", "predict", *SQUEEZE, *args],
-                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=default_sigint)
 
 
 def test_head_closes_the_pipe_quietly(photos, cache):
