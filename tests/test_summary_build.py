@@ -138,11 +138,16 @@ def test_build_usage_errors(tmp_path):
     assert result.exit_code == 2 and "--int8 needs --calibrate" in result.output
 
 
+def build_int8_squeezenet(images: Path, out: Path):
+    result = invoke("build", "--model", "squeezenet1.1", "--pretrained", "--int8",
+                    "--calibrate", str(images), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def test_int8_build_runs_and_reports_agreement(tmp_path, calibration_dir, photos, cache):
     out = tmp_path / "sq-int8"
-    result = invoke("build", "--model", "squeezenet1.1", "--pretrained", "--int8",
-                    "--calibrate", str(calibration_dir), "--out", str(out))
-    assert result.exit_code == 0, result.output
+    result = build_int8_squeezenet(calibration_dir, out)
     assert "int8 top-1 agreement with fp32 on 4 calibration images" in result.stdout
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["int8"] and meta["name"] == "squeezenet1.1-int8"
@@ -182,9 +187,7 @@ def test_int8_squeezenet_on_imagenet_sample(sample_dir, tmp_path, cache):
     the issue asks 98%: MXNet's post-training quantization of SqueezeNet does not get there).
     """
     out = tmp_path / "sq-int8"
-    result = invoke("build", "--model", "squeezenet1.1", "--pretrained", "--int8",
-                    "--calibrate", str(sample_dir), "--out", str(out))
-    assert result.exit_code == 0, result.output
+    build_int8_squeezenet(sample_dir, out)
     agreement = json.loads((out / "metadata.json").read_text())["calibration"]["top1_agreement"]
     assert agreement >= 0.93
     int8 = invoke("eval", "--model-dir", str(out), "-f", "json", str(sample_dir))

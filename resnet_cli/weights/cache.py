@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,12 +117,19 @@ def install(model: str, params_file: Path, provenance: dict[str, Any]) -> Path:
     return target
 
 
-def temporary(prefix: str) -> Path:
-    """A new empty ``.params`` file in the cache, for a file on its way in."""
+def temporary(prefix: str, fill: Callable[[Path], object]) -> Path:
+    """A new ``.params`` file in the cache written by ``fill(path)``, for a file on its way
+    in; removed again if ``fill`` fails, so no failure leaves a temporary behind."""
     cache_dir().mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=cache_dir(), prefix=prefix, suffix=".params")
     os.close(fd)
-    return Path(name)
+    path = Path(name)
+    try:
+        fill(path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 @contextlib.contextmanager

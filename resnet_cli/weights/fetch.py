@@ -66,13 +66,7 @@ def _convert_torch(model: str, path: Path, fmt: str) -> Path:
         converted = torchvision_to_gluon(state)
     except ResnetError as exc:
         raise ResnetError(f"{path}: {exc}") from None
-    out = cache.temporary(".convert-")
-    try:
-        params.save(converted, out)
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
-    return out
+    return cache.temporary(".convert-", lambda out: params.save(converted, out))
 
 
 def fetch(model: str, force: bool = False, progress: bool = False,
@@ -135,12 +129,7 @@ def import_file(path: Path, model: str) -> Path:
     fmt = detect_format(path)
     with cache.lock(model):
         if fmt == "params":
-            tmp = cache.temporary(".import-")
-            try:
-                shutil.copyfile(path, tmp)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            tmp = cache.temporary(".import-", lambda out: shutil.copyfile(path, out))
         else:
             tmp = _convert_torch(model, path, fmt)
         try:
