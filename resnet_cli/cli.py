@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,10 +19,11 @@ from resnet_cli.registry import BUNDLED_MODEL, DEFAULT_MODEL, canonical_name
 
 if TYPE_CHECKING:
     from resnet_cli.classifier import Classifier
-    from resnet_cli.records import Record
+    from resnet_cli.records import Record, Source
 
 EXIT_CODES_HELP = exit_codes_help()
 DEFAULT_BATCH_SIZE = 16  # resnet_cli.api.DEFAULT_BATCH_SIZE, without importing the engine
+DEFAULT_CHUNK_SIZE = 64  # resnet_cli.cluster.DEFAULT_CHUNK_SIZE, without importing Dask
 
 
 class ResnetGroup(click.Group):
@@ -62,6 +63,11 @@ def model_options(f: Any) -> Any:
 
 
 def engine_options(f: Any) -> Any:
+    f = click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK_SIZE,
+                     show_default=True, help="With --scheduler: inputs per task on a worker.")(f)
+    f = click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Classify on this Dask cluster (tcp://host:8786) [default: Dask's "
+                          "DASK_SCHEDULER_ADDRESS or config, else on this machine].")(f)
     f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
     f = click.option("-0", "--null", is_flag=True,
                      help="Paths on stdin are NUL-separated (find -print0).")(f)
@@ -84,13 +90,41 @@ def load_classifier(model: str, weights: str | None, model_dir: str | None,
                     progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
 
 
-def run_records(inputs: tuple[str, ...], classifier: Classifier, batch_size: int,
-                workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                topk: int, console: Any = None, report: Any = None) -> Iterator[Record]:
-    """``resnet_cli.classify`` over the arguments (``-``: stdin), with a progress bar on a
-    terminal: drawn on ``console`` when the results go to that terminal, below them.
+Backend = Callable[["Iterable[Source]", int, Any], "Iterator[Record]"]  # sources, k, report
+
+
+def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: bool,
+                 scheduler: str | None, chunk_size: int, batch_size: int,
+                 workers: int | None, report_dir: str | None) -> tuple[str, Backend]:
+    """The model's name and what turns sources into records: this machine, or the Dask
+    cluster named by ``--scheduler`` or Dask's own configuration."""
+    from resnet_cli import cluster
+
+    address = cluster.address(scheduler)
+    if address:
+        if report_dir is not None:  # its thumbnails come from decoding on this machine
+            raise click.UsageError("--report works on this machine only, not with a scheduler")
+        ref, blob = cluster.model_files(model, weights, model_dir, stderr_notifier(quiet))
+        return ref.name, lambda sources, k, _report: cluster.classify(
+            address, sources, ref, blob, batch_size, k, chunk_size)
+    from resnet_cli import api
+
+    classifier = load_classifier(model, weights, model_dir, quiet)
+
+    def local(sources: Iterable[Source], k: int, report: Any) -> Iterator[Record]:
+        preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
+        return api.classify(sources, classifier=classifier, k=k, batch_size=batch_size,
+                            workers=workers, preprocess=preprocess)
+    return classifier.name, local
+
+
+def run_records(inputs: tuple[str, ...], backend: Backend, pattern: str | None, null: bool,
+                quiet: bool, topk: int, console: Any = None, report: Any = None
+                ) -> Iterator[Record]:
+    """The arguments' records (``-``: paths on stdin) from ``backend``, with a progress bar
+    on a terminal: drawn on ``console`` when the results go to that terminal, below them.
     ``report``: an HTML report that gets each record, and a thumbnail from each decode."""
-    from resnet_cli import api, progress
+    from resnet_cli import progress
     from resnet_cli.inputs import expand
 
     stdin = sys.stdin.buffer if "-" in inputs else None
@@ -101,9 +135,7 @@ def run_records(inputs: tuple[str, ...], classifier: Classifier, batch_size: int
         sources = list(sources)
         total = len(sources)
     # (paths streaming in on stdin are not waited for: that bar counts without an ETA)
-    preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
-    records = api.classify(sources, classifier=classifier, k=topk, batch_size=batch_size,
-                           workers=workers, preprocess=preprocess)
+    records = backend(sources, topk, report)
     if report is not None:
         records = report.observe(records)
     yield from progress.track(records, total, console) if show else records
@@ -146,7 +178,7 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
                     model_dir: str | None, topk: int, fmt: str, report_dir: str | None,
                     batch_size: int, workers: int | None, pattern: str | None, null: bool,
-                    quiet: bool) -> None:
+                    quiet: bool, scheduler: str | None, chunk_size: int) -> None:
     """Print the top-k ImageNet classes of each image.
 
     INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
@@ -154,14 +186,15 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
     """
     from resnet_cli.output import make_writer
 
-    classifier = load_classifier(model, weights, model_dir, quiet)
-    report = open_report(report_dir, "predict", classifier.name)
+    name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
+                                 batch_size, workers, report_dir)
+    report = open_report(report_dir, "predict", name)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
     failed = False
     try:
-        for record in run_records(inputs, classifier, batch_size, workers, pattern, null,
-                                  quiet, topk, getattr(writer, "console", None), report):
+        for record in run_records(inputs, backend, pattern, null, quiet, topk,
+                                  getattr(writer, "console", None), report):
             failed |= record.error is not None
             writer.write(record)
     finally:
@@ -178,7 +211,8 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
 @engine_options
 def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
                  model_dir: str | None, fmt: str, report_dir: str | None, batch_size: int,
-                 workers: int | None, pattern: str | None, null: bool, quiet: bool) -> None:
+                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
+                 scheduler: str | None, chunk_size: int) -> None:
     """Top-1 and top-5 accuracy on labelled images.
 
     A file's class is read from its name (starting with a WordNet id, as in
@@ -190,13 +224,13 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.evaluation import Labeller, evaluate
     from resnet_cli.report import Labels
 
-    classifier = load_classifier(model, weights, model_dir, quiet)
+    name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
+                                 batch_size, workers, report_dir)
     classes = imagenet_classes()
     labeller = Labeller(classes)
-    html = open_report(report_dir, "eval", classifier.name, Labels(labeller, classes))
-    records = run_records(inputs, classifier, batch_size, workers, pattern, null, quiet, 5,
-                          report=html)
-    report = evaluate(records, labeller, classes, classifier.name)
+    html = open_report(report_dir, "eval", name, Labels(labeller, classes))
+    records = run_records(inputs, backend, pattern, null, quiet, 5, report=html)
+    report = evaluate(records, labeller, classes, name)
     report_done(html, quiet)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
