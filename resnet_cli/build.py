@@ -113,6 +113,13 @@ def top1(net: Any, tensors: np.ndarray) -> np.ndarray:
     return logits(net, tensors).argmax(axis=1)
 
 
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to write into a directory that holds files, unless told to (``--force``)."""
+    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
+        raise ResnetError(f"{out} already exists and is not empty: pass --force to "
+                          f"overwrite it, or choose another --out")
+
+
 @dataclass(frozen=True)
 class BuildResult:
     path: Path

@@ -86,8 +86,23 @@ def load_classifier(model: str, weights: str | None, model_dir: str | None,
     """``resnet_cli.load`` with download progress and messages on stderr."""
     from resnet_cli import api
 
+    if model_dir is not None:
+        reject_with_model_dir(model_dir, weights)
     return api.load(model, weights, model_dir, fuse=fuse,
                     progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
+
+
+def reject_with_model_dir(model_dir: str, weights: str | None = None) -> None:
+    """--model-dir names the model and its weights: -m or --weights beside it is a mistake."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [flag for flag, present in (
+        ("-m/--model", ctx.get_parameter_source("model") is not ParameterSource.DEFAULT),
+        ("--weights", weights is not None)) if present]
+    if given:
+        raise click.UsageError(f"--model-dir {model_dir} already names the model and its "
+                               f"weights: drop {' and '.join(given)}")
 
 
 Backend = Callable[["Iterable[Source]", int, Any], "Iterator[Record]"]  # sources, k, report
@@ -125,11 +140,13 @@ def run_records(inputs: tuple[str, ...], backend: Backend, pattern: str | None, 
     on a terminal: drawn on ``console`` when the results go to that terminal, below them.
     ``report``: an HTML report that gets each record, and a thumbnail from each decode."""
     from resnet_cli import progress
-    from resnet_cli.inputs import expand
+    from resnet_cli.inputs import expand, stdin_hint
 
     stdin = sys.stdin.buffer if "-" in inputs else None
-    sources = expand(inputs, pattern, stdin, null)
     show = not quiet and sys.stderr.isatty()
+    if stdin is not None and sys.stdin.isatty() and not quiet:
+        click.echo(stdin_hint(null), err=True)
+    sources = expand(inputs, pattern, stdin, null)
     total = None
     if show and stdin is None:  # list the inputs first so the bar can show an ETA
         sources = list(sources)
@@ -221,7 +238,7 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     import json
 
     from resnet_cli.classes import imagenet_classes
-    from resnet_cli.evaluation import Labeller, evaluate
+    from resnet_cli.evaluation import Labeller, evaluate, require_scored
     from resnet_cli.report import Labels
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
@@ -232,6 +249,7 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     records = run_records(inputs, backend, pattern, null, quiet, 5, report=html)
     report = evaluate(records, labeller, classes, name)
     report_done(html, quiet)
+    require_scored(report)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -375,12 +393,12 @@ def weights_verify(model: str | None) -> None:
 @click.option("--classes", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--input-size", type=click.IntRange(32), default=None,
               help="Square input side [default: the model's crop, 224 for most].")
-@click.option("--depth", type=click.IntRange(0), default=None,
-              help="Show nesting down to this depth only (totals are unchanged).")
+@click.option("--max-depth", type=click.IntRange(0), default=None,
+              help="Show nesting down to this level only (totals are unchanged).")
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True)
 def summary_command(model: str, model_dir: str | None, classes: int, input_size: int | None,
-            depth: int | None, fmt: str) -> None:
+                    max_depth: int | None, fmt: str) -> None:
     """Show the network layer by layer: type, output shape, parameters, MACs.
 
     Needs no weights and never downloads anything.
@@ -390,7 +408,9 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
 
     from resnet_cli.summary import summarize_model
 
-    result = summarize_model(model, classes, input_size, depth,
+    if model_dir is not None:
+        reject_with_model_dir(model_dir)
+    result = summarize_model(model, classes, input_size, max_depth,
                              Path(model_dir) if model_dir is not None else None)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -411,6 +431,8 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
               help="Gluon .params file to load.")
 @click.option("--pretrained", is_flag=True,
               help="Load the cached, bundled or downloadable ImageNet weights.")
+@click.option("--random-init", is_flag=True,
+              help="No weights: random parameters (every probability about 1/classes).")
 @click.option("--int8", is_flag=True, help="Quantize to int8 (oneDNN), calibrated on images.")
 @click.option("--calibrate", type=click.Path(exists=True, file_okay=False),
               help="Folder of real images for int8 calibration.")
@@ -418,9 +440,11 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
               show_default=True, help="At most this many calibration images.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Directory to write.")
-def build_command(resnet_depth: str | None, model: str | None, classes: int, weights: str | None,
-          pretrained: bool, int8: bool, calibrate: str | None, calibration_images: int,
-          out: str) -> None:
+@click.option("--force", is_flag=True, help="Overwrite --out if it already holds files.")
+def build_command(resnet_depth: str | None, model: str | None, classes: int,
+                  weights: str | None, pretrained: bool, random_init: bool, int8: bool,
+                  calibrate: str | None, calibration_images: int, out: str,
+                  force: bool) -> None:
     """Build a network, load weights and export a self-contained model directory.
 
     The directory holds the MXNet symbol and params, labels, metadata and SHA256SUMS;
@@ -428,16 +452,18 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int, wei
     """
     from pathlib import Path
 
-    from resnet_cli.build import build_dir
+    from resnet_cli.build import build_dir, check_out
     from resnet_cli.weights.fetch import locate
 
     if (resnet_depth is None) == (model is None):
         raise click.UsageError("give exactly one of --depth and --model")
-    if weights and pretrained:
-        raise click.UsageError("--weights and --pretrained exclude each other")
     if int8 and not calibrate:
         raise click.UsageError("--int8 needs --calibrate IMAGES_DIR")
+    if (weights is not None) + pretrained + random_init != 1:
+        raise click.UsageError("give exactly one of --pretrained, --weights FILE and "
+                               "--random-init (untrained: every probability about 1/classes)")
     name = canonical_name(model or f"resnet{resnet_depth}_v1")
+    check_out(Path(out), force)
     source = Path(weights) if weights else (
         locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
         if pretrained else None)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from resnet_cli.errors import ResnetError
 from resnet_cli.records import ImageNetClass, Record
 
 WNID = re.compile(r"n\d{8}")
@@ -92,6 +93,17 @@ class Report(Hits):
             ],
             "errors": [{"path": p, "error": e} for p, e in self.errors],
         }
+
+
+def require_scored(report: Report) -> None:
+    """A ResnetError when no image was scored: 0% of nothing is not an accuracy."""
+    if report.images:
+        return
+    if not report.errors:
+        raise ResnetError("nothing to score: no inputs")
+    path, error = report.errors[0]
+    more = f" (and {len(report.errors) - 1} more failed)" if len(report.errors) > 1 else ""
+    raise ResnetError(f"nothing to score: {path}: {error}{more}")
 
 
 def evaluate(records: Iterable[Record], labeller: Labeller,

@@ -8,6 +8,7 @@ problem with one argument (missing path, unreadable folder, symlink loop) become
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -15,10 +16,7 @@ from typing import BinaryIO
 from resnet_cli import remote
 from resnet_cli.records import Source
 
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
-    ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico",
-})
+NO_IMAGES = "no images found"
 
 
 def read_paths(stream: BinaryIO, null: bool) -> Iterator[str]:
@@ -43,10 +41,34 @@ def _nonempty(items: list[bytes], null: bool) -> Iterator[str]:
             yield os.fsdecode(item)
 
 
+@functools.cache
+def image_extensions() -> frozenset[str]:
+    """Extensions of every format this Pillow decodes, as its plugins register them.
+
+    Left out: stubs that need a handler Pillow lacks (HDF5, GRIB, BUFR, WMF), formats it
+    only writes (PDF) and MPEG, which Pillow identifies but never decodes.  MPO has no
+    opener of its own: the JPEG opener returns MPO images.
+    """
+    from PIL import Image, ImageFile
+
+    readable = {fmt for fmt, (factory, _accept) in Image.OPEN.items()
+                if not (isinstance(factory, type)
+                        and issubclass(factory, ImageFile.StubImageFile))}
+    readable = (readable | {"MPO"}) - {"MPEG"}
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items()
+                     if fmt in readable)
+
+
 def matches(name: str, pattern: str | None) -> bool:
     if pattern is not None:
         return fnmatch.fnmatch(name, pattern)
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    return os.path.splitext(name)[1].lower() in image_extensions()
+
+
+def stdin_hint(null: bool) -> str:
+    """What a person at a terminal is told when ``-`` makes the tool wait for paths."""
+    separator = "NUL-separated" if null else "one per line"
+    return f"reading image paths from stdin ({separator}); end with Ctrl-D"
 
 
 def walk(folder: str, pattern: str | None, ancestors: frozenset[str] = frozenset()
@@ -85,14 +107,27 @@ def expand(args: Iterable[str], pattern: str | None = None,
     """
     for arg in args:
         if arg == "-" and stdin is not None:
-            yield from (Source(path) for path in read_paths(stdin, null))
+            yield from _or_none_found(arg, (Source(path) for path in read_paths(stdin, null)))
         elif remote.is_url(arg):
             remote.check_available()
             found = remote.expand_url(arg, lambda name: matches(name, pattern))
-            yield from (Source(url, error) for url, error in found)
+            yield from _or_none_found(arg, (Source(url, error) for url, error in found), pattern)
         elif os.path.isdir(arg):
-            yield from walk(arg, pattern)
+            yield from _or_none_found(arg, walk(arg, pattern), pattern)
         elif os.path.lexists(arg):
             yield Source(arg)  # named explicitly: classify whatever its extension
         else:
             yield Source(arg, "no such file or folder")
+
+
+def _or_none_found(arg: str, sources: Iterator[Source], pattern: str | None = None
+                   ) -> Iterator[Source]:
+    """``sources``, or one error record for ``arg`` when it yields nothing at all."""
+    empty = True
+    for source in sources:
+        empty = False
+        yield source
+    if empty:
+        what = "no paths on stdin" if arg == "-" else (
+            f"no file matches {pattern!r}" if pattern else "no file with an image extension")
+        yield Source(arg, f"{NO_IMAGES} ({what})")

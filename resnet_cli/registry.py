@@ -8,6 +8,7 @@ listing models or parsing ``--help`` never imports MXNet.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,8 +157,17 @@ def get(name: str) -> ModelSpec:
     """The spec of ``name`` (or an alias); ResnetError naming the known models if none."""
     spec = MODELS.get(canonical_name(name))
     if spec is None:
-        raise ResnetError(f"unknown model {canonical_name(name)!r}; known: {', '.join(MODELS)}")
+        raise ResnetError(f"unknown model {canonical_name(name)!r}; "
+                          f"{did_you_mean(name, [*MODELS, *ALIASES])}known: {', '.join(MODELS)}")
     return spec
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``"did you mean X? "`` for the closest known name (difflib's ratio, at least 0.6,
+    ties to the earlier name: resnet50 -> resnet50_v1), or nothing."""
+    score, _, best = max((difflib.SequenceMatcher(None, name.lower(), k).ratio(), -i, k)
+                         for i, k in enumerate(known))
+    return f"did you mean {best}? " if score >= 0.6 else ""
 
 
 def names() -> list[str]:

@@ -94,9 +94,14 @@ def summarize(net: Any, model: str, input_size: int, classes: int) -> Summary:
         for key, child in block._children.items():
             visit(child, f"{path}.{key}" if path else key, depth + 1)
 
+    image = mx.nd.zeros((1, 3, input_size, input_size))
+    # A first pass without hooks completes deferred initialization (alexnet and vgg's dense
+    # layers learn their input size from it); during it Gluon traces blocks symbolically,
+    # where a hook would see Symbols, not shapes.
+    net(image)
     visit(net, "", 0)
     try:
-        net(mx.nd.zeros((1, 3, input_size, input_size)))
+        net(image)
     finally:
         for handle in handles:
             handle.detach()

@@ -45,16 +45,16 @@ def test_shapes_match_the_real_forward_pass():
     assert layers["output"]["params"] == 512 * 10 + 10
 
 
-def test_depth_limits_rows_not_totals():
+def test_max_depth_limits_rows_not_totals():
     full = summary_json("--model", "resnet34")
-    shallow = summary_json("--model", "resnet34", "--depth", "1")
+    shallow = summary_json("--model", "resnet34", "--max-depth", "1")
     assert {row["depth"] for row in shallow["layers"]} == {0, 1}
     assert shallow["totals"] == full["totals"]
     assert len(full["layers"]) > 100
 
 
 def test_table_shows_layers_and_totals():
-    result = invoke("summary", "--model", "squeezenet1.1", "--depth", "2")
+    result = invoke("summary", "--model", "squeezenet1.1", "--max-depth", "2")
     assert result.exit_code == 0
     assert "Conv2D 3->64 3x3/2" in result.stdout and "64x111x111" in result.stdout
     assert "total parameters" in result.stdout and "1,235,496" in result.stdout
