@@ -51,12 +51,12 @@ def image_extensions() -> frozenset[str]:
     """
     from PIL import Image, ImageFile
 
+    registered = Image.registered_extensions()  # loads every plugin first
     readable = {fmt for fmt, (factory, _accept) in Image.OPEN.items()
                 if not (isinstance(factory, type)
                         and issubclass(factory, ImageFile.StubImageFile))}
     readable = (readable | {"MPO"}) - {"MPEG"}
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items()
-                     if fmt in readable)
+    return frozenset(ext for ext, fmt in registered.items() if fmt in readable)
 
 
 def matches(name: str, pattern: str | None) -> bool:

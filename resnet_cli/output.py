@@ -129,9 +129,12 @@ class TableWriter(Writer):
         path = display_path(record.path)
         if record.error is not None:
             self.console.print(f"[bold]{escape(path)}[/]: [red]error:[/] {escape(record.error)}",
-                               highlight=False)
+                               highlight=False, soft_wrap=True)
             return
-        table = Table(title=Text(path), title_justify="left", title_style="bold")
+        # The path on a line of its own, never folded by rich: a table title would break
+        # a long name wherever the table's width ends.
+        self.console.print(Text(path, style="bold"), soft_wrap=True)
+        table = Table()
         table.add_column("#", justify="right", style="dim")
         table.add_column("label")
         table.add_column("wnid", style="dim")
