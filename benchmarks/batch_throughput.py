@@ -1,4 +1,4 @@
-"""Issue 4 benchmark: end-to-end vs model-only throughput, and peak RSS vs input count.
+"""End-to-end vs model-only images/s of resnet's batch engine, and peak RSS as inputs grow.
 
 Run:  .venv/bin/python benchmarks/batch_throughput.py [--model squeezenet1.1] [--batch-size 16]
 
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from devdata import SAMPLE
+from devdata import image_folder
 
 import resnet_cli
 from resnet_cli import bench, registry, settings
@@ -48,10 +48,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=cores)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--images", type=Path, default=SAMPLE)
+    parser.add_argument("--images", type=Path, default=None,
+                        help="images [default: the ImageNet sample, else 200 made from "
+                             "tests/data]")
     parser.add_argument("--skip-rss", action="store_true")
     args = parser.parse_args()
 
+    args.images = image_folder(args.images, 200)
     files = bench.image_paths(args.images)
     if not args.skip_rss:
         # First, while this process is small: a child's ru_maxrss also counts the pages

@@ -1,4 +1,4 @@
-"""Issue 6/10 benchmark: cold-process wall time of ``resnet predict one.jpg`` and ``--help``.
+"""Cold-process wall time of ``resnet predict one.jpg`` vs a minimal MXNet script, and ``--help``.
 
 Run:  .venv/bin/python benchmarks/cold_start.py [--model resnet18_v1] [--image PATH]
       .venv/bin/python benchmarks/cold_start.py --help-only --repeats 21

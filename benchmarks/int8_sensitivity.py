@@ -1,4 +1,4 @@
-"""Issue 5 evidence: where int8 SqueezeNet's top-1 disagreements with fp32 come from.
+"""Where int8 SqueezeNet's top-1 disagreements with fp32 come from, convolution by convolution.
 
 Run:  .venv/bin/pip install -e '.[int8]' && .venv/bin/python benchmarks/int8_sensitivity.py
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from devdata import SAMPLE
+from devdata import image_folder
 
 import resnet_cli
 from resnet_cli import build
@@ -81,12 +81,15 @@ def quantized(net: Any, thresholds: Thresholds, scale: float, fp32_convs: list[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, default=SAMPLE)
+    parser.add_argument("--images", type=Path, default=None,
+                        help="images [default: the ImageNet sample, else --count made "
+                             "from tests/data]")
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
 
     classifier = resnet_cli.load("squeezenet1.1", fuse=False)
-    data = build.calibration_tensors(args.images, classifier.preprocess, args.count, print)
+    images = image_folder(args.images, args.count)
+    data = build.calibration_tensors(images, classifier.preprocess, args.count, print)
     net = classifier.net
     reference = build.logits(net, data)
     with captured_thresholds() as thresholds:

@@ -7,6 +7,7 @@ int8 uses MXNet's oneDNN (MKLDNN) quantization with entropy calibration on real 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from resnet_cli import inputs, modeldir, params, registry
 from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
+from resnet_cli.weights.fetch import loadable
 
 # How ``resnet build --int8`` quantizes; benchmarks/int8_sensitivity.py uses the same.
 QUANTIZATION = {"quantized_dtype": "auto", "quantize_granularity": "channel-wise"}
@@ -132,7 +134,9 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               calibrate: Path | None, calibration_images: int,
               warn: Callable[[str], None]) -> BuildResult:
     """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
-    net, fresh = build_network(model, classes, weights_path)
+    with contextlib.ExitStack() as stack:  # a .pth/.safetensors is converted, then removed
+        gluon = stack.enter_context(loadable(model, weights_path)) if weights_path else None
+        net, fresh = build_network(model, classes, gluon)
     preprocessing = Preprocessing.of(registry.get(model))
     extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
     agreement, count = None, 0

@@ -67,7 +67,8 @@ class Classifier:
         spec = registry.get(model)
         path = fetch.locate(spec.name, weights_file, progress=progress, notify=notify)
         net = spec.build(classes=1000)
-        params.load_into(net, path)
+        with fetch.loadable(spec.name, path) as gluon:  # a .pth/.safetensors converted
+            params.load_into(net, gluon)
         return cls(spec.name, optimize(net, spec.crop, fuse), imagenet_classes(),
                    Preprocessing.of(spec))
 

@@ -351,7 +351,7 @@ def weights_import(file: str, model: str) -> None:
 
     from resnet_cli.weights.fetch import import_file
 
-    click.echo(import_file(Path(file), model))
+    click.echo(import_file(Path(file), model, notify=stderr_notifier()))
 
 
 @weights_group.command(name="path")
@@ -371,12 +371,14 @@ def weights_path(model: str) -> None:
 def weights_verify(model: str | None) -> None:
     """Re-hash cached weights against their records (all cached models by default)."""
     from resnet_cli.registry import names
-    from resnet_cli.weights.cache import State, cache_dir, cached_path, check
+    from resnet_cli.weights.cache import State, cache_dir, cached_path, verify
+    from resnet_cli.weights.catalog import bundled_path
 
-    models = [model] if model else [m for m in names() if cached_path(m).is_file()]
+    models = [model] if model else [m for m in names()
+                                    if bundled_path(m) or cached_path(m).is_file()]
     failed = False
     for name in models:
-        found = check(name, full=True)
+        found = verify(name)
         ok = found.state is State.VALID
         failed |= not ok
         verdict = "OK" if ok else f"FAILED: {found.problem or found.state.value}"

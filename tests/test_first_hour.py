@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image, features
@@ -181,18 +184,121 @@ class Terminal(StringIO):
 def test_long_paths_are_not_broken_on_a_terminal(monkeypatch, tmp_path):
     from rich.console import Console
 
-    from resnet_cli.engine import Record
     from resnet_cli.output import TableWriter
+    from resnet_cli.records import Record
     from resnet_cli.render import weights_table
+    from resnet_cli.weights.cache import Status
 
     monkeypatch.setenv("COLUMNS", "150")
     path = "/home/somebody/" + "very_long_folder_name/" * 4 + "cached-weights.params"
     screen = Terminal()
-    weights_table([{"model": "resnet18_v1", "source": "gluon-zoo", "checksum": "sha1:ab12",
-                    "size": None, "cached": False, "path": path}], screen)
+    weights_table([Status("resnet18_v1", "gluon-zoo", "sha1:ab12", None, False, path)], screen)
     assert path in screen.getvalue() and "┃" in screen.getvalue()
     screen = Terminal()
     long_photo = "/photos/" + "holiday_in_the_mountains_" * 5 + ".jpg"
     writer = TableWriter(screen, 1, Console(file=screen, force_terminal=True, width=60))
     writer.write(Record(long_photo, "squeezenet1.1", predictions=[]))
     assert long_photo in screen.getvalue()
+
+
+# 9. weights commands agree; torch files load the safe way everywhere.
+def test_bundled_weights_verify_ok():
+    result = invoke("weights", "verify", "squeezenet1.1")
+    assert result.exit_code == 0 and result.stdout == "squeezenet1.1: OK\n"
+
+
+def torchvision_resnet18(tmp_path: Path) -> tuple[dict[str, np.ndarray], Path]:
+    """A random ResNet-18 in torchvision's names, and the same in a Gluon .params."""
+    from resnet_cli import params
+    from resnet_cli.convert import gluon_name
+    from resnet_cli.network import resnet18
+    from resnet_cli.runtime import mxnet
+
+    mx = mxnet()
+    net = resnet18()
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 224, 224)))
+    gluon = {k: v.data().asnumpy() for k, v in net._collect_params_with_prefix().items()}
+    bn = ["weight", "bias", "running_mean", "running_var"]
+    names = ["conv1.weight", *(f"bn1.{k}" for k in bn), "fc.weight", "fc.bias"]
+    for stage in range(1, 5):
+        for block in range(2):
+            parts = {"conv1": ["weight"], "bn1": bn, "conv2": ["weight"], "bn2": bn}
+            if stage > 1 and block == 0:
+                parts |= {"downsample.0": ["weight"], "downsample.1": bn}
+            names += [f"layer{stage}.{block}.{p}.{k}" for p, ks in parts.items() for k in ks]
+    state = {name: gluon[gluon_name(name)] for name in names}
+    params.save(gluon, tmp_path / "gluon.params")
+    return state, tmp_path / "gluon.params"
+
+
+def write_pth(state: dict[str, np.ndarray], path: Path) -> Path:
+    """torch.save's zip layout, without torch (tests/hostile/weights_helpers.py)."""
+    from hostile.weights_helpers import Pth, View, state_dict, tensor
+
+    views, storages = {}, {}
+    for i, (name, array) in enumerate(state.items()):
+        strides = tuple(s // 4 for s in np.ascontiguousarray(array).strides)
+        views[name] = tensor(View(str(i), 0, array.shape, strides, array.size))
+        storages[str(i)] = np.ascontiguousarray(array, dtype="<f4").tobytes()
+    return Pth(state_dict(views), storages).write(path)
+
+
+def test_torch_files_as_weights_load_like_import(tmp_path, photos):
+    from safetensors.numpy import save_file
+
+    state, gluon = torchvision_resnet18(tmp_path)
+    pth = write_pth(state, tmp_path / "mine.pth")
+    tensors = tmp_path / "mine.safetensors"
+    save_file(state, str(tensors))
+    outputs = []
+    for weights in (gluon, pth, tensors):
+        result = invoke("predict", "-m", "resnet18", "--weights", str(weights), "-k", "3",
+                        "-f", "json", str(photos["coffee"]))
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(result.stdout)[0]["predictions"])
+    assert outputs[1] == outputs[0] and outputs[2] == outputs[0]
+    assert not list((tmp_path / "resnet-home").glob(".convert-*"))  # temporaries removed
+
+
+def test_import_warns_when_a_torchvision_name_lies(tmp_path):
+    state, _ = torchvision_resnet18(tmp_path)
+    liar = write_pth(state, tmp_path / "resnet18-f37072fd.pth")
+    result = invoke("weights", "import", str(liar), "--model", "resnet18")
+    assert result.exit_code == 0, result.output
+    real = hashlib.sha256(liar.read_bytes()).hexdigest()
+    assert result.stderr == (
+        f"warning: resnet18-f37072fd.pth: its SHA-256 starts {real[:8]}, not f37072fd as its "
+        f"name says: not the published file (recording its real SHA-256 {real})\n")
+    record = json.loads((tmp_path / "resnet-home" / "resnet18_v1.json").read_text())
+    assert record["source_sha256"] == real and "not the published file" in record["warning"]
+    honest = tmp_path / f"resnet18-{real[:8]}.pth"
+    liar.rename(honest)
+    assert invoke("weights", "import", str(honest), "--model", "resnet18").stderr == ""
+
+
+# 4. Benchmarks without ../shared: images made from tests/data, and said so.
+def test_benchmarks_fall_back_to_images_they_make(tmp_path, monkeypatch, capsys):
+    import devdata
+
+    monkeypatch.setattr(devdata, "SAMPLE", tmp_path / "no-shared")
+    folder = devdata.image_folder(None, 6)
+    assert "no-shared not found: measuring on 6 images made from" in capsys.readouterr().err
+    made = sorted(folder.iterdir())
+    assert len(made) == 6 and len({p.read_bytes() for p in made}) == 6
+    assert all(Image.open(p).format == "JPEG" and min(Image.open(p).size) >= 256 for p in made)
+    assert devdata.image_folder(tmp_path, 6) == tmp_path  # --images wins
+
+
+@pytest.mark.slow
+def test_batch_benchmark_runs_in_a_checkout_without_shared(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    checkout = tmp_path / "checkout"  # no ../shared beside it
+    for part in ("benchmarks", "tests/data"):
+        shutil.copytree(root / part, checkout / part)
+    result = subprocess.run(
+        [sys.executable, str(checkout / "benchmarks" / "batch_throughput.py"), "--skip-rss",
+         "--repeats", "1"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "not found: measuring on 200 images made from the photos in" in result.stderr
+    assert "ratio end-to-end / model-only" in result.stdout

@@ -98,6 +98,20 @@ def check(model: str, full: bool = False) -> Check:
     return Check(State.VALID)
 
 
+def verify(model: str) -> Check:
+    """Re-hash ``model``'s weights in full: the bundled file against the SHA-256 shipped
+    beside it, else the cached file against its record."""
+    bundled = catalog.bundled_path(model)
+    if bundled is None:
+        return check(model, full=True)
+    expected = (catalog.bundled_record(model) or {}).get("sha256")
+    actual = sha256_file(bundled)
+    if actual == expected:
+        return Check(State.VALID)
+    return Check(State.DAMAGED, f"bundled {bundled.name}: SHA-256 {actual[:12]}... is not the "
+                                f"shipped {str(expected)[:12]}...")
+
+
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".record-", suffix=".part")
     with os.fdopen(fd, "w") as f:

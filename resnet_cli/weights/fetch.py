@@ -8,11 +8,13 @@ SHA-256 prefix in its name) converted to the Gluon layout.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from resnet_cli import registry
@@ -23,6 +25,7 @@ from resnet_cli.weights import cache, catalog
 from resnet_cli.weights.cache import State
 
 Notify = Callable[[str], None]
+TORCHVISION_NAME = re.compile(r"^[\w.]+-([0-9a-f]{8,64})\.pth$")
 
 
 def quiet(_message: str) -> None:
@@ -119,14 +122,47 @@ def detect_format(path: Path) -> str:
     return "params"
 
 
-def import_file(path: Path, model: str) -> Path:
-    """Cache a local ``.params``, ``.pth`` or ``.safetensors`` as ``model``'s weights."""
+@contextlib.contextmanager
+def loadable(model: str, path: Path) -> Iterator[Path]:
+    """``path`` as a Gluon ``.params`` to load: a ``.pth`` or ``.safetensors`` is converted
+    the way ``import_file`` does (no torch, no code run) into a temporary file, removed after."""
+    fmt = detect_format(path)
+    if fmt == "params":
+        yield path
+        return
+    converted = _convert_torch(registry.get(model).name, path, fmt)
+    try:
+        yield converted
+    finally:
+        converted.unlink(missing_ok=True)
+
+
+def name_mismatch(path: Path, sha256: str) -> str | None:
+    """Why a file named like torchvision's (``resnet18-f37072fd.pth``) is not the file its
+    name promises, or None: torchvision names carry their SHA-256's first hex digits."""
+    match = TORCHVISION_NAME.match(path.name)
+    if match is None or sha256.startswith(match.group(1)):
+        return None
+    return (f"{path.name}: its SHA-256 starts {sha256[:len(match.group(1))]}, not "
+            f"{match.group(1)} as its name says: not the published file")
+
+
+def import_file(path: Path, model: str, notify: Notify = quiet) -> Path:
+    """Cache a local ``.params``, ``.pth`` or ``.safetensors`` as ``model``'s weights.
+
+    A torchvision-named file whose hash disagrees with its name is imported with a
+    warning through ``notify``; its real SHA-256 is recorded either way.
+    """
     from resnet_cli import params
 
     model = registry.get(model).name
     if not path.is_file():
         raise ResnetError(f"no such file: {path}")
     fmt = detect_format(path)
+    source_sha256 = cache.sha256_file(path)
+    mismatch = name_mismatch(path, source_sha256)
+    if mismatch is not None:
+        notify(f"warning: {mismatch} (recording its real SHA-256 {source_sha256})")
     with cache.lock(model):
         if fmt == "params":
             tmp = cache.temporary(".import-", lambda out: shutil.copyfile(path, out))
@@ -138,7 +174,8 @@ def import_file(path: Path, model: str) -> Path:
             except ResnetError as exc:  # name the user's file, not the temporary one
                 raise ResnetError(f"{path} does not fit {model}: {exc.reason}") from None
             provenance = {"source": str(path.resolve()), "kind": f"import-{fmt}",
-                          "source_sha256": cache.sha256_file(path)}
+                          "source_sha256": source_sha256,
+                          **({"warning": mismatch} if mismatch else {})}
             return cache.install(model, tmp, provenance)
         finally:
             tmp.unlink(missing_ok=True)
