@@ -156,12 +156,6 @@ def test_unknown_model_suggests_the_closest_name(cache):
     assert "did you mean" not in invoke("predict", "-m", "qqqq", "x.jpg").stderr
 
 
-def test_url_inputs_are_named_as_such(cache):
-    result = invoke("predict", *SQUEEZE, "-f", "jsonl", "https://example.com/cat.jpg")
-    assert result.exit_code == 1
-    assert jsonl(result.stdout)[0]["error"].startswith("URLs are not inputs (yet)")
-
-
 @pytest.mark.parametrize("args", [["weights", "list"], ["summary", "-m", "squeezenet1.1"]])
 def test_tables_are_plain_text_in_a_pipe(args, cache):
     result = invoke(*args)
