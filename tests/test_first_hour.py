@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import pty
-import shutil
 import subprocess
 import sys
 from io import StringIO
@@ -282,17 +281,3 @@ def test_benchmarks_fall_back_to_images_they_make(tmp_path, monkeypatch, capsys)
     assert len(made) == 6 and len({p.read_bytes() for p in made}) == 6
     assert all(Image.open(p).format == "JPEG" and min(Image.open(p).size) >= 256 for p in made)
     assert devdata.image_folder(tmp_path, 6) == tmp_path  # --images wins
-
-
-@pytest.mark.slow
-def test_batch_benchmark_runs_in_a_checkout_without_shared(tmp_path):
-    root = Path(__file__).resolve().parents[1]
-    checkout = tmp_path / "checkout"  # no ../shared beside it
-    for part in ("benchmarks", "tests/data"):
-        shutil.copytree(root / part, checkout / part)
-    result = subprocess.run(
-        [sys.executable, str(checkout / "benchmarks" / "batch_throughput.py"), "--skip-rss",
-         "--repeats", "1"], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr
-    assert "not found: measuring on 200 images made from the photos in" in result.stderr
-    assert "ratio end-to-end / model-only" in result.stdout
