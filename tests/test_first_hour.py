@@ -82,7 +82,7 @@ def test_stdin_on_a_terminal_says_what_it_waits_for(photos, cache):
         env={**os.environ, "RESNET_HOME": str(cache)})
     os.close(secondary)
     os.write(primary, str(photos["coffee"]).encode() + b"\n\x04")  # a path, then Ctrl-D
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=600)  # a cold MXNet start on a loaded machine
     os.close(primary)
     assert proc.returncode == 0, err
     assert err.decode().splitlines()[0] == (
