@@ -1,5 +1,5 @@
 """Allow ``python -m resnet_cli``."""
 
-from resnet_cli.cli import main
+from resnet_cli.process import main
 
 main()

@@ -5,16 +5,16 @@ MXNet is imported inside command bodies, never at module level, so ``--help`` is
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from resnet_cli import __version__
-from resnet_cli.errors import ExitCode, ResnetError, exit_codes_help
-from resnet_cli.output import FORMATS, display_path
+from resnet_cli import __version__, process
+from resnet_cli.errors import ExitCode, OutputError, ResnetError, exit_codes_help
+from resnet_cli.escape import printable
+from resnet_cli.output import FORMATS
 from resnet_cli.registry import BUNDLED_MODEL, DEFAULT_MODEL, canonical_name
 
 if TYPE_CHECKING:
@@ -33,15 +33,16 @@ class ResnetGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ResnetError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            if isinstance(exc, OutputError):
+                process.discard_stdout()  # the final flush would fail again
+            process.say(f"Error: {printable(str(exc))}")
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM once process.main runs
+            process.say(process.interrupt_message(exc))
+            ctx.exit(process.signal_exit_code(exc))
         except BrokenPipeError:
             # The reader went away (| head): silence the final flush and stop quietly.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            process.discard_stdout()
             ctx.exit(ExitCode.BROKEN_PIPE)
 
 
@@ -254,7 +255,7 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         for path, error in report.errors:
-            click.echo(f"{display_path(path)}: error: {error}", err=True)
+            click.echo(f"{printable(path)}: error: {printable(error)}", err=True)
         click.echo(report.text())
     sys.exit(ExitCode.SOME_FAILED if report.errors else ExitCode.OK)
 
@@ -288,7 +289,7 @@ def explain_command(image: str, model: str, weights: str | None, model_dir: str 
     try:
         result = ex.explain(image, explainable, topk, classes)
     except InputError as exc:
-        click.echo(f"Error: {display_path(image)}: {exc}", err=True)
+        click.echo(f"Error: {printable(image)}: {printable(str(exc))}", err=True)
         sys.exit(ExitCode.SOME_FAILED)
     out = output or str(ex.default_output(image))
     ex.render(result).save(out, format="PNG")
@@ -518,7 +519,5 @@ def bench_command(model: str, weights: str | None, model_dir: str | None, batch_
 
 
 def main() -> None:
-    from resnet_cli import process
-
-    process.quiet_decoders()
-    cli(prog_name="resnet")
+    """The console entry point (kept for ``resnet_cli.cli:main`` users)."""
+    process.main()

@@ -17,6 +17,8 @@ from resnet_cli.classifier import Classifier
 from resnet_cli.records import Record, Source
 
 Preprocess = Callable[[str], np.ndarray]
+
+_WAKE_S = 0.1
 Pending = tuple[Source, "Future[np.ndarray | str] | None"]
 
 
@@ -37,7 +39,11 @@ def _tensor(item: Pending) -> np.ndarray | str:
     source, future = item
     if future is None:
         return source.error or "unknown error"
-    return future.result()
+    while True:  # wake up now and then: a signal may have landed in a worker thread,
+        try:     # and only the main thread runs Python's handlers (Ctrl-C, SIGTERM)
+            return future.result(timeout=_WAKE_S)
+        except TimeoutError:
+            continue
 
 
 def classify(sources: Iterable[Source], classifier: Classifier, batch_size: int,

@@ -14,8 +14,10 @@ class ExitCode(IntEnum):
     OK = 0
     SOME_FAILED = 1
     SETUP = 2
+    OUTPUT = 74  # sysexits.h EX_IOERR: the records could not be written
     INTERRUPTED = 130
     BROKEN_PIPE = 141
+    TERMINATED = 143
 
     @property
     def meaning(self) -> str:
@@ -28,7 +30,10 @@ _MEANINGS = {
         "some inputs failed (each has an error record; the rest are classified)",
     ExitCode.SETUP: "usage or setup error (bad option, unknown model, missing weights, ...)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); records already written are kept",
+    ExitCode.OUTPUT: "output could not be written (disk full, /dev/full, stdout closed)",
     ExitCode.BROKEN_PIPE: "output closed early (e.g. piped into `head`); ends quietly",
+    ExitCode.TERMINATED:
+        "terminated (SIGTERM); records already written are kept, a json array closed",
 }
 
 
@@ -50,6 +55,12 @@ class ResnetError(Exception):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = message if reason is None else reason
+
+
+class OutputError(ResnetError):
+    """stdout cannot be written (full disk, /dev/full, closed): one line, exit 74."""
+
+    exit_code = ExitCode.OUTPUT
 
 
 class InputError(Exception):

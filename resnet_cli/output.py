@@ -10,17 +10,13 @@ import csv
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
+from resnet_cli.escape import display_path, printable
 from resnet_cli.records import Record
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 FORMATS = ("table", "json", "jsonl", "csv", "tsv")
-
-
-def display_path(path: str) -> str:
-    """A printable path: bytes that are not UTF-8 appear as ``\\xNN`` escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def record_dict(record: Record) -> dict[str, Any]:
@@ -77,6 +73,9 @@ class JsonWriter(Writer):
         self._emit("[]\n" if self._count == 0 else "\n]\n")
 
 
+_CSV_QUOTED = "\t\n\r"  # the csv module quotes these; other control characters are escaped
+
+
 class DelimitedWriter(Writer):
     """CSV or TSV with a header; the csv module quotes commas, tabs, quotes and newlines."""
 
@@ -89,10 +88,10 @@ class DelimitedWriter(Writer):
         self._csv.writerow(header)
 
     def write(self, record: Record) -> None:
-        row = [display_path(record.path), record.model if record.error is None else "",
-               record.error or ""]
+        row = [record.path, record.model if record.error is None else "", record.error or ""]
         for p in record.predictions or []:
             row += [p.label, repr(p.probability)]
+        row = [printable(cell, keep=_CSV_QUOTED) for cell in row]
         self._csv.writerow(row)
         self.stream.flush()
 
@@ -101,14 +100,15 @@ class TextWriter(Writer):
     """Plain aligned text for pipes: the path, then one indented line per prediction."""
 
     def write(self, record: Record) -> None:
-        path = display_path(record.path)
+        path = printable(record.path)
         if record.error is not None:
-            self._emit(f"{path}: error: {record.error}\n")
+            self._emit(f"{path}: error: {printable(record.error)}\n")
             return
         lines = [f"{path}"]
-        width = max(len(p.label) for p in record.predictions or []) if record.predictions else 0
-        for p in record.predictions or []:
-            lines.append(f"  {p.rank:>2}  {p.label:<{width}}  {p.probability:.4f}")
+        labels = [printable(p.label) for p in record.predictions or []]
+        width = max(map(len, labels), default=0)
+        for p, label in zip(record.predictions or [], labels, strict=True):
+            lines.append(f"  {p.rank:>2}  {label:<{width}}  {p.probability:.4f}")
         self._emit("\n".join(lines) + "\n")
 
 
@@ -126,10 +126,11 @@ class TableWriter(Writer):
         from rich.table import Table
         from rich.text import Text
 
-        path = display_path(record.path)
+        path = printable(record.path)
         if record.error is not None:
-            self.console.print(f"[bold]{escape(path)}[/]: [red]error:[/] {escape(record.error)}",
-                               highlight=False, soft_wrap=True)
+            self.console.print(f"[bold]{escape(path)}[/]: [red]error:[/] "
+                               f"{escape(printable(record.error))}", highlight=False,
+                               soft_wrap=True)
             return
         # The path on a line of its own, never folded by rich: a table title would break
         # a long name wherever the table's width ends.
@@ -140,7 +141,8 @@ class TableWriter(Writer):
         table.add_column("wnid", style="dim")
         table.add_column("probability", justify="right")
         for p in record.predictions or []:
-            table.add_row(str(p.rank), p.label, p.wnid, f"{p.probability:.4f}")
+            table.add_row(str(p.rank), Text(printable(p.label)), Text(printable(p.wnid)),
+                          f"{p.probability:.4f}")
         self.console.print(table)
 
 

@@ -24,7 +24,8 @@ from resnet_cli.errors import InputError
 from resnet_cli.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
 _WHITE = (255, 255, 255)
-_BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexError, TypeError)
+_BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexError, TypeError,
+             AttributeError)
 _BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never in one copy
 
 
@@ -110,17 +111,17 @@ def gray_to_8bit(img: Image.Image) -> Image.Image:
     """
     peak = img.getextrema()[1]
     divide = img.mode.startswith("I;16") or (img.mode == "I" and peak > 255)
-    multiply = img.mode == "F" and peak <= 1.0
     out = np.empty((img.height, img.width), dtype=np.uint8)
     rows = max(1, _BAND_PIXELS // max(1, img.width))
     for top in range(0, img.height, rows):
         bottom = min(top + rows, img.height)
-        band = np.array(img.crop((0, top, img.width, bottom)), dtype=np.float64)
-        if divide:
-            band /= 257.0
-        elif multiply:
-            band *= 255.0
-        out[top:bottom] = np.clip(np.rint(band, out=band), 0, 255, out=band)
+        band = np.asarray(img.crop((0, top, img.width, bottom)))
+        if img.mode == "F":  # 0..1 scaled to 0..255, anything else clipped
+            band = band.astype(np.float64)
+            band = np.rint(band * 255.0 if peak <= 1.0 else band)
+        elif divide:  # round(v / 257) in integers: 257 is odd, so v / 257 is never a tie
+            band = (np.clip(band, 0, 65535).astype(np.uint32) + 128) // 257
+        out[top:bottom] = np.clip(band, 0, 255)
     return Image.fromarray(out, "L")
 
 

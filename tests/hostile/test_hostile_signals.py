@@ -1,0 +1,59 @@
+"""Ctrl-C and SIGTERM end a run within 2 s whatever the decoders are doing; records
+already written stay whole and a ``-f json`` array is closed; no traceback at start-up."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+from hostile_proc import DATA, SQUEEZE, finish, start
+from PIL import Image
+
+COFFEE = str(DATA / "coffee.png")
+
+
+@pytest.fixture(scope="module")
+def slow_image(tmp_path_factory):
+    """A 16-bit 6000x6000 PNG: seconds of decoding per copy, well inside the budget."""
+    side = 6000
+    ramp = (np.arange(side, dtype=np.uint32) * 11 % 65536).astype(np.uint16)
+    path = tmp_path_factory.mktemp("slow") / "slow.png"
+    Image.fromarray(np.broadcast_to(ramp, (side, side)).copy()).save(path, compress_level=1)
+    return str(path)
+
+
+@pytest.mark.parametrize(("signum", "code", "message"), [
+    (signal.SIGTERM, 143, "Terminated."),
+    (signal.SIGINT, 130, "Interrupted."),
+])
+def test_signal_mid_run_is_prompt_and_closes_the_json_array(slow_image, signum, code,
+                                                            message):
+    proc = start("predict", *SQUEEZE, "-f", "json", "-b", "1", "--workers", "2", COFFEE,
+                 *[slow_image] * 20)
+    first = proc.stdout.readline() + proc.stdout.readline()  # "[" and the first record
+    assert b"espresso" in first
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    run = finish(proc, timeout=30)
+    assert time.monotonic() - sent < 2.0
+    assert run.returncode == code
+    assert run.stderr == message + "\n"
+    records = json.loads(first.decode() + run.stdout)  # a closed, valid array
+    assert 1 <= len(records) < 21
+    assert records[0]["predictions"][0]["label"] == "espresso"
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_ctrl_c_during_start_up_prints_no_traceback(delay):
+    proc = start("predict", *SQUEEZE, "-f", "json", COFFEE)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    run = finish(proc, timeout=30)
+    if run.returncode == 0:  # it finished first: nothing to interrupt
+        return
+    assert run.returncode == 130
+    assert run.stderr == "Interrupted.\n"
+    assert run.stdout in ("", "[]\n") or json.loads(run.stdout)
