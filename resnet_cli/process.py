@@ -38,8 +38,10 @@ class Terminated(KeyboardInterrupt):
 def main() -> NoReturn:
     """The ``resnet`` command: guard the process, then run the Click group."""
     catch_signals()
+    stdout_closed = sys.stdout is None  # started with fd 1 closed (>&-)
+    _fill_closed_std_fds()
     try:
-        if sys.stdout is None:  # started with fd 1 closed (>&-): nowhere to write records
+        if stdout_closed:  # nowhere to write records
             raise OutputError("writing output: stdout is closed")
         sys.stdout = GuardedStream(sys.stdout)
         quiet_decoders()
@@ -56,6 +58,23 @@ def main() -> NoReturn:
     except SystemExit as exc:
         code = exc.code
     finish(code)
+
+
+def _fill_closed_std_fds() -> None:
+    """Put /dev/null on a closed fd 0, 1 or 2 (``<&-``, ``2>&-``).
+
+    Otherwise the next file opened takes that number: an image would be read as stdin, a
+    weights file being written would receive whatever a library prints to fd 2.  A
+    closed stdin reads as empty; stdout is checked by the caller.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            if os.open(os.devnull, os.O_RDWR) != fd:  # the lowest free number: this one
+                continue
+            if name != "stdout":
+                setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
 
 
 def finish(code: Any) -> NoReturn:

@@ -41,6 +41,19 @@ def test_closed_stdout_is_one_line_and_exit_74():
     assert run.stderr == "Error: writing output: stdout is closed\n"
 
 
+def _close_stdin_and_stderr() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.close(0)
+    os.close(2)
+
+
+def test_closed_stdin_and_stderr_are_not_reused(tmp_path):
+    run = resnet("predict", *SQUEEZE, "-f", "jsonl", COFFEE, "-", str(tmp_path / "gone.png"),
+                 stdin=None, preexec_fn=_close_stdin_and_stderr)
+    assert run.returncode == 1  # the missing file; stdin read as empty
+    assert [r.get("error") for r in run.records()] == [None, "no such file or folder"]
+
+
 def _small_file_limit() -> None:
     """A disk that fills up mid-run: writes past 3 KB fail (EFBIG, SIGXFSZ ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
