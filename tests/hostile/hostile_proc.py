@@ -50,7 +50,7 @@ def start(*args: str, stdin: Any = subprocess.DEVNULL, stdout: Any = subprocess.
                             preexec_fn=popen.pop("preexec_fn", _child_setup), **popen)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 120) -> Run:
+def finish(proc: subprocess.Popen, timeout: float = 600) -> Run:
     """Wait for ``proc`` (killing it after ``timeout`` s); its own peak RSS from wait4."""
     began = time.monotonic()
     streams = [s for s in (proc.stdout, proc.stderr) if s is not None]
@@ -71,6 +71,6 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> Run:
                time.monotonic() - began, usage.ru_maxrss / 1024)
 
 
-def resnet(*args: str, timeout: float = 120, **kwargs: Any) -> Run:
+def resnet(*args: str, timeout: float = 600, **kwargs: Any) -> Run:
     """Run ``resnet ARGS`` to the end."""
     return finish(start(*args, **kwargs), timeout)

@@ -46,7 +46,7 @@ def test_signal_mid_run_is_prompt_and_closes_the_json_array(slow_image, signum, 
     assert records[0]["predictions"][0]["label"] == "espresso"
 
 
-def wait_for_handlers(pid: int, timeout: float = 30) -> None:
+def wait_for_handlers(pid: int, timeout: float = 300) -> None:
     """Until the process catches SIGTERM (Linux: SigCgt): its own code is running.
 
     Before that the interpreter is still starting: Ctrl-C there is Python's business.
