@@ -38,6 +38,10 @@ def check_loads(model: str, path: Path) -> None:
 
 
 def save(params: dict[str, np.ndarray], path: Path) -> None:
+    """Write ``params``; MXNet reports a failed write (a full disk) as an MXNetError."""
     mx = mxnet()
-    mx.nd.save(str(path), {name: mx.nd.array(value, dtype=value.dtype)
-                           for name, value in params.items()})
+    try:
+        mx.nd.save(str(path), {name: mx.nd.array(value, dtype=value.dtype)
+                               for name, value in params.items()})
+    except mx.base.MXNetError as exc:
+        raise ResnetError(f"cannot write {path}: {mxnet_reason(exc)}") from None

@@ -1,19 +1,27 @@
 """Environment settings, read once per process into one :class:`Settings` value.
 
 ``RESNET_HOME`` (weights cache), ``RESNET_MIRROR`` (base URL replacing the public
-hosts), ``RESNET_TIMEOUT`` (network wait, seconds) and ``OMP_NUM_THREADS`` (MXNet's
-threads).  Code asks :func:`current`; tests that change the environment call
-:func:`reload`.
+hosts), ``RESNET_TIMEOUT`` (network wait, seconds), ``RESNET_DEADLINE`` (seconds one
+download may take in all) and ``OMP_NUM_THREADS`` (MXNet's threads).  Code asks
+:func:`current`; tests that change the environment call :func:`reload`.
+
+An invalid ``RESNET_*`` value is a :class:`ResnetError` (one line, exit 2) the first time
+the settings are read, rather than a traceback wherever the value is first used.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from resnet_cli.errors import ResnetError
+
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 1800.0  # 30 min: a 550 MB VGG file at 1 MB/s fits, a drip does not
 
 
 def available_cores() -> int:
@@ -29,6 +37,7 @@ class Settings:
     home: Path  # the weights cache
     mirror: str | None  # base URL serving the weights' file names, or None
     timeout: float  # seconds for connect and each read
+    deadline: float  # seconds one whole download may take
     cores: int  # cores available to this process: default decoding threads
     threads: int  # MXNet's OpenMP threads
 
@@ -39,17 +48,45 @@ class Settings:
             cache = Path(home).expanduser()
         else:
             cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "resnet"
-        mirror = environ.get("RESNET_MIRROR") or None
-        return cls(cache, mirror.rstrip("/") + "/" if mirror else None,
-                   _number(environ.get("RESNET_TIMEOUT"), DEFAULT_TIMEOUT), cores,
-                   int(_number(environ.get("OMP_NUM_THREADS"), cores)) or cores)
+        if cache.exists() and not cache.is_dir():
+            raise ResnetError(f"weights cache {cache} (RESNET_HOME) is not a directory")
+        return cls(cache, _mirror(environ.get("RESNET_MIRROR")),
+                   _seconds(environ, "RESNET_TIMEOUT", DEFAULT_TIMEOUT),
+                   _seconds(environ, "RESNET_DEADLINE", DEFAULT_DEADLINE), cores,
+                   _threads(environ.get("OMP_NUM_THREADS"), cores))
 
 
-def _number(text: str | None, default: float) -> float:
-    try:
-        return float(text) if text else default
-    except ValueError:
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
         return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ResnetError(f"{name}={text!r}: not a positive number of seconds")
+    return value
+
+
+def _mirror(text: str | None) -> str | None:
+    """The mirror's base URL ending in ``/``; an http(s) URL with a host, or an error."""
+    if not text:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ResnetError(f"RESNET_MIRROR={text!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ResnetError(f"RESNET_MIRROR={text!r}: not an http:// or https:// URL")
+    return text.rstrip("/") + "/"
+
+
+def _threads(text: str | None, cores: int) -> int:
+    """``OMP_NUM_THREADS`` when it is one positive count, else the available cores (OpenMP
+    also accepts lists such as ``4,2``; MXNet then reads the variable itself)."""
+    return int(text) if text and text.isdigit() and int(text) > 0 else cores
 
 
 _current: Settings | None = None

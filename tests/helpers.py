@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -63,10 +64,15 @@ class Server(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.routes: dict[str, tuple[str, object]] = {}
         self.hits: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()  # body bytes written by the hostile behaviours
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet: clients hanging up mid-body is what several tests provoke, and the
+        default report would land in the stderr of the command under test."""
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -80,6 +86,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         behaviour, payload = server.routes.get(name, ("status", 404))
         if behaviour == "status":
             self.send_error(payload)
+            return
+        if behaviour in ("drip", "endless"):
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.hostile(behaviour, payload)  # until the client gives up, as it should
             return
         body: bytes = payload if behaviour != "stall" else b"x" * 1000
         self.send_response(200)
@@ -98,3 +108,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif behaviour == "slow":
             time.sleep(0.5)
             self.wfile.write(body)
+
+    def hostile(self, behaviour: str, payload: object) -> None:
+        """drip: ``payload`` bytes declared, one sent every 0.2 s.  endless: zeros until
+        the client hangs up, declaring ``payload`` bytes (None: no Content-Length)."""
+        server: Server = self.server  # type: ignore[assignment]
+        name = self.path.lstrip("/")
+        self.send_response(200)
+        declared = len(payload) if behaviour == "drip" else payload
+        if declared is not None:
+            self.send_header("Content-Length", str(declared))
+        self.end_headers()
+        chunks = ((payload[i:i + 1] for i in range(len(payload))) if behaviour == "drip"
+                  else iter(lambda: bytes(1 << 16), None))
+        for chunk in chunks:
+            self.wfile.write(chunk)
+            self.wfile.flush()
+            server.sent[name] += len(chunk)
+            if behaviour == "drip":
+                time.sleep(0.2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_cli import registry, settings
+from resnet_cli.errors import ResnetError
 from resnet_cli.registry import canonical_name
 from resnet_cli.weights import catalog
 
@@ -113,7 +115,8 @@ def verify(model: str) -> Check:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".record-", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.stem, "record"),
+                               suffix=".part")
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
@@ -131,11 +134,21 @@ def install(model: str, params_file: Path, provenance: dict[str, Any]) -> Path:
     return target
 
 
-def temporary(prefix: str, fill: Callable[[Path], object]) -> Path:
+TEMPORARY_KINDS = ("download", "convert", "import", "record")
+
+
+def temporary_prefix(model: str, kind: str) -> str:
+    """``.<model>.<kind>-``: every file on its way in is named after its model, so the
+    holder of the model's lock knows any other such file is a dead process's leftover."""
+    return f".{canonical_name(model)}.{kind}-"
+
+
+def temporary(model: str, kind: str, fill: Callable[[Path], object]) -> Path:
     """A new ``.params`` file in the cache written by ``fill(path)``, for a file on its way
     in; removed again if ``fill`` fails, so no failure leaves a temporary behind."""
     cache_dir().mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=cache_dir(), prefix=prefix, suffix=".params")
+    fd, name = tempfile.mkstemp(dir=cache_dir(), prefix=temporary_prefix(model, kind),
+                                suffix=".params")
     os.close(fd)
     path = Path(name)
     try:
@@ -144,6 +157,24 @@ def temporary(prefix: str, fill: Callable[[Path], object]) -> Path:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale(model: str) -> None:
+    """Delete partial files of ``model`` left by a killed process (hold its lock)."""
+    for kind in TEMPORARY_KINDS:
+        for path in cache_dir().glob(glob.escape(temporary_prefix(model, kind)) + "*"):
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Failures to write the cache (a full disk, no permission) as one line, exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ResnetError(f"weights cache {cache_dir()}: {reason}{where}", reason) from None
 
 
 @contextlib.contextmanager

@@ -69,7 +69,7 @@ def _convert_torch(model: str, path: Path, fmt: str) -> Path:
         converted = torchvision_to_gluon(state)
     except ResnetError as exc:
         raise ResnetError(f"{path}: {exc}") from None
-    return cache.temporary(".convert-", lambda out: params.save(converted, out))
+    return cache.temporary(model, "convert", lambda out: params.save(converted, out))
 
 
 def fetch(model: str, force: bool = False, progress: bool = False,
@@ -79,15 +79,17 @@ def fetch(model: str, force: bool = False, progress: bool = False,
     model = spec.name
     if not spec.sources:
         raise ResnetError(f"no download source for {model}")
-    with cache.lock(model):
-        if not force and cache.check(model).state is State.VALID:
+    with cache.writing(), cache.lock(model):
+        cache.remove_stale(model)
+        if not force and cache.check(model, full=True).state is State.VALID:
             return cache.cached_path(model)  # another process fetched it while we waited
         failures = []
         for source in spec.sources:
             try:
                 if progress:
                     notify(f"fetching {model} weights from {catalog.url(source)}")
-                tmp = download(catalog.url(source), cache.cache_dir(), progress)
+                tmp = download(catalog.url(source), cache.cache_dir(), progress,
+                               cache.temporary_prefix(model, "download"))
                 result = tmp
                 try:
                     result = _params_from_download(model, source, tmp)
@@ -163,9 +165,10 @@ def import_file(path: Path, model: str, notify: Notify = quiet) -> Path:
     mismatch = name_mismatch(path, source_sha256)
     if mismatch is not None:
         notify(f"warning: {mismatch} (recording its real SHA-256 {source_sha256})")
-    with cache.lock(model):
+    with cache.writing(), cache.lock(model):
+        cache.remove_stale(model)
         if fmt == "params":
-            tmp = cache.temporary(".import-", lambda out: shutil.copyfile(path, out))
+            tmp = cache.temporary(model, "import", lambda out: shutil.copyfile(path, out))
         else:
             tmp = _convert_torch(model, path, fmt)
         try:
@@ -185,8 +188,9 @@ def locate(model: str, weights: str | os.PathLike[str] | None = None,
            progress: bool = False, notify: Notify = quiet) -> Path:
     """The ``.params`` to load: ``--weights``, the bundled file, or the (verified) cache.
 
-    Weights that are not cached are fetched; a cached file failing its checksum is
-    reported through ``notify`` and fetched again.
+    The cached file is hashed in full against its record each time; one that is not
+    cached is fetched, one failing its checksum is reported through ``notify`` and
+    fetched again.
     """
     if weights is not None:
         path = Path(weights)
@@ -195,9 +199,10 @@ def locate(model: str, weights: str | os.PathLike[str] | None = None,
         return path
     if (path := catalog.bundled_path(model)) is not None:
         return path
-    found = cache.check(model)
+    found = cache.check(model, full=True)  # every byte, every load: see README
     if found.state is State.VALID:
         return cache.cached_path(model)
     if found.state is State.DAMAGED:
         notify(f"cached weights {cache.cached_path(model)}: {found.problem}; fetching again")
-    return fetch(model, force=True, progress=progress, notify=notify)
+    # Not forced: a process that waited for the lock finds the file another one fetched.
+    return fetch(model, progress=progress, notify=notify)
