@@ -39,23 +39,27 @@ def main() -> None:
         source = Path(home) / "random.params"
         net.save_parameters(str(source))
         path = fetch.import_file(source, args.model)
-        rows: dict[str, list[float]] = {"stamp check": [], "full SHA-256": [], "load": []}
+        steps = {"stamp check": lambda: cache.check(args.model),
+                 "full SHA-256": lambda: cache.check(args.model, full=True),
+                 "load": lambda: resnet_cli.load(args.model)}
+        wall: dict[str, list[float]] = {label: [] for label in steps}
+        cpu: dict[str, list[float]] = {label: [] for label in steps}
         for _ in range(args.repeats):
-            for label, step in (("stamp check", lambda: cache.check(args.model)),
-                                ("full SHA-256", lambda: cache.check(args.model, full=True)),
-                                ("load", lambda: resnet_cli.load(args.model))):
-                start = time.perf_counter()
+            for label, step in steps.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
                 step()
-                rows[label].append(time.perf_counter() - start)
+                wall[label].append(time.perf_counter() - start)
+                cpu[label].append(time.process_time() - start_cpu)
         size = path.stat().st_size
         print(f"{args.model}: {size / 1e6:.1f} MB of weights, {args.repeats} rounds, medians")
-        medians = {label: statistics.median(times) for label, times in rows.items()}
-        for label, seconds in medians.items():
-            print(f"  {label:<13} {1000 * seconds:8.1f} ms")
-        full, load = medians["full SHA-256"], medians["load"]
-        print(f"  hash rate      {size / full / 1e9:.2f} GB/s")
-        print(f"  full hash / load                 {full / load:.3f}")
-        print(f"  full hash / (load + full hash)   {full / (load + full):.3f}")
+        print(f"  {'':<13} {'wall ms':>9} {'CPU ms':>9}")
+        for label in steps:
+            print(f"  {label:<13} {1000 * statistics.median(wall[label]):9.1f} "
+                  f"{1000 * statistics.median(cpu[label]):9.1f}")
+        for kind, times in (("wall", wall), ("CPU", cpu)):
+            full, load = (statistics.median(times[k]) for k in ("full SHA-256", "load"))
+            print(f"  {kind}: hash {size / full / 1e6:.0f} MB/s; full hash / load "
+                  f"(which includes it) {full / load:.3f}")
 
 
 if __name__ == "__main__":
