@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from resnet_cli.classifier import Classifier
+from resnet_cli.decode import ResizeMode
 from resnet_cli.inputs import expand
 from resnet_cli.records import Record, Source
 from resnet_cli.registry import DEFAULT_MODEL
@@ -27,16 +29,24 @@ DEFAULT_BATCH_SIZE = 16
 
 def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = None,
          model_dir: str | os.PathLike[str] | None = None, *, fuse: bool = True,
-         progress: bool = False, notify: Notify = quiet) -> Classifier:
+         resize: ResizeMode | None = None, progress: bool = False, notify: Notify = quiet
+         ) -> Classifier:
     """A ready classifier: from a ``resnet build`` directory, or a model name (with
     ``weights`` as its ``.params``, else the bundled or cached file, fetched if needed).
 
-    ``fuse=False`` keeps the plain graph (no oneDNN fusion); ``progress`` draws download
-    bars and ``notify`` receives messages about fetching.
+    ``fuse=False`` keeps the plain graph (no oneDNN fusion); ``resize="exact"`` decodes
+    every image at full size (default: the model directory's setting, else "fast", which
+    decodes large photos shrunk; see decode.py); ``progress`` draws download bars and
+    ``notify`` receives messages about fetching.
     """
     if model_dir is not None:
-        return Classifier.from_dir(model_dir)
-    return Classifier.load(model, weights, progress=progress, notify=notify, fuse=fuse)
+        classifier = Classifier.from_dir(model_dir)
+    else:
+        classifier = Classifier.load(model, weights, progress=progress, notify=notify,
+                                     fuse=fuse)
+    if resize is not None:
+        classifier.preprocess = replace(classifier.preprocess, resize_mode=resize)
+    return classifier
 
 
 def classify(inputs: Iterable[str | os.PathLike[str] | Source],

@@ -11,13 +11,14 @@ import contextlib
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resnet_cli import inputs, modeldir, params, registry
+from resnet_cli.decode import DEFAULT_RESIZE, ResizeMode
 from resnet_cli.errors import InputError, ResnetError
 from resnet_cli.preprocess import Preprocessing
 from resnet_cli.runtime import mxnet
@@ -132,12 +133,13 @@ class BuildResult:
 
 def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               calibrate: Path | None, calibration_images: int,
-              warn: Callable[[str], None]) -> BuildResult:
+              warn: Callable[[str], None], resize_mode: ResizeMode = DEFAULT_RESIZE
+              ) -> BuildResult:
     """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
     with contextlib.ExitStack() as stack:  # a .pth/.safetensors is converted, then removed
         gluon = stack.enter_context(loadable(model, weights_path)) if weights_path else None
         net, fresh = build_network(model, classes, gluon)
-    preprocessing = Preprocessing.of(registry.get(model))
+    preprocessing = replace(Preprocessing.of(registry.get(model)), resize_mode=resize_mode)
     extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
     agreement, count = None, 0
     if calibrate is not None:

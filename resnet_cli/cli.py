@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from resnet_cli import __version__, process
+from resnet_cli.decode import RESIZE_MODES
 from resnet_cli.errors import ExitCode, OutputError, ResnetError, exit_codes_help
 from resnet_cli.escape import printable
 from resnet_cli.output import FORMATS
@@ -63,12 +64,21 @@ def model_options(f: Any) -> Any:
     return f
 
 
+def resize_option(f: Any) -> Any:
+    return click.option(
+        "--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default=None,
+        help="fast: photos over 4 MP decoded shrunk (JPEG DCT scaling, box reduce), smaller "
+             "ones exactly; exact: every image decoded at full size, the reference "
+             "[default: the model dir's setting, else fast].")(f)
+
+
 def engine_options(f: Any) -> Any:
     f = click.option("--chunk-size", type=click.IntRange(1), default=DEFAULT_CHUNK_SIZE,
                      show_default=True, help="With --scheduler: inputs per task on a worker.")(f)
     f = click.option("--scheduler", metavar="ADDRESS", default=None,
                      help="Classify on this Dask cluster (tcp://host:8786) [default: Dask's "
                           "DASK_SCHEDULER_ADDRESS or config, else on this machine].")(f)
+    f = resize_option(f)
     f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
     f = click.option("-0", "--null", is_flag=True,
                      help="Paths on stdin are NUL-separated (find -print0).")(f)
@@ -83,13 +93,14 @@ def engine_options(f: Any) -> Any:
 
 
 def load_classifier(model: str, weights: str | None, model_dir: str | None,
-                    quiet: bool = False, fuse: bool = True) -> Classifier:
+                    quiet: bool = False, fuse: bool = True, resize_mode: Any = None
+                    ) -> Classifier:
     """``resnet_cli.load`` with download progress and messages on stderr."""
     from resnet_cli import api
 
     if model_dir is not None:
         reject_with_model_dir(model_dir, weights)
-    return api.load(model, weights, model_dir, fuse=fuse,
+    return api.load(model, weights, model_dir, fuse=fuse, resize=resize_mode,
                     progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
 
 
@@ -111,7 +122,8 @@ Backend = Callable[["Iterable[Source]", int, Any], "Iterator[Record]"]  # source
 
 def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: bool,
                  scheduler: str | None, chunk_size: int, batch_size: int,
-                 workers: int | None, report_dir: str | None) -> tuple[str, Backend]:
+                 workers: int | None, report_dir: str | None, resize_mode: Any = None
+                 ) -> tuple[str, Backend]:
     """The model's name and what turns sources into records: this machine, or the Dask
     cluster named by ``--scheduler`` or Dask's own configuration."""
     from resnet_cli import cluster
@@ -125,7 +137,7 @@ def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: 
             address, sources, ref, blob, batch_size, k, chunk_size)
     from resnet_cli import api
 
-    classifier = load_classifier(model, weights, model_dir, quiet)
+    classifier = load_classifier(model, weights, model_dir, quiet, resize_mode=resize_mode)
 
     def local(sources: Iterable[Source], k: int, report: Any) -> Iterator[Record]:
         preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
@@ -196,7 +208,8 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
                     model_dir: str | None, topk: int, fmt: str, report_dir: str | None,
                     batch_size: int, workers: int | None, pattern: str | None, null: bool,
-                    quiet: bool, scheduler: str | None, chunk_size: int) -> None:
+                    quiet: bool, scheduler: str | None, chunk_size: int,
+                    resize_mode: str | None) -> None:
     """Print the top-k ImageNet classes of each image.
 
     INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
@@ -205,7 +218,8 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.output import make_writer
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir)
+                                 batch_size, workers, report_dir,
+                                 resize_mode)
     report = open_report(report_dir, "predict", name)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
@@ -230,7 +244,8 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
 def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
                  model_dir: str | None, fmt: str, report_dir: str | None, batch_size: int,
                  workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                 scheduler: str | None, chunk_size: int) -> None:
+                 scheduler: str | None, chunk_size: int,
+                 resize_mode: str | None) -> None:
     """Top-1 and top-5 accuracy on labelled images.
 
     A file's class is read from its name (starting with a WordNet id, as in
@@ -243,7 +258,8 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.report import Labels
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir)
+                                 batch_size, workers, report_dir,
+                                 resize_mode)
     classes = imagenet_classes()
     labeller = Labeller(classes)
     html = open_report(report_dir, "eval", name, Labels(labeller, classes))
@@ -441,13 +457,16 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
               help="Folder of real images for int8 calibration.")
 @click.option("--calibration-images", type=click.IntRange(1), default=1000,
               show_default=True, help="At most this many calibration images.")
+@click.option("--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default="fast",
+              show_default=True,
+              help="Decoding recorded in metadata.json for predict/eval (exact: full size).")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Directory to write.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it already holds files.")
 def build_command(resnet_depth: str | None, model: str | None, classes: int,
                   weights: str | None, pretrained: bool, random_init: bool, int8: bool,
                   calibrate: str | None, calibration_images: int, out: str,
-                  force: bool) -> None:
+                  force: bool, resize_mode: Any) -> None:
     """Build a network, load weights and export a self-contained model directory.
 
     The directory holds the MXNet symbol and params, labels, metadata and SHA256SUMS;
@@ -472,7 +491,7 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
         if pretrained else None)
     calibration = Path(calibrate) if int8 else None
     result = build_dir(name, classes, source, Path(out), calibration,
-                               calibration_images, stderr_notifier())
+                               calibration_images, stderr_notifier(), resize_mode)
     if source is not None and result.fresh:
         click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
                    err=True)
@@ -492,15 +511,18 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Decoding threads for --images [default: available cores].")
 @click.option("--plain", is_flag=True, help="Skip oneDNN fusion (the reference fp32 path).")
+@resize_option
 def bench_command(model: str, weights: str | None, model_dir: str | None, batch_size: int,
-          images: str | None, repeats: int, workers: int | None, plain: bool) -> None:
+          images: str | None, repeats: int, workers: int | None, plain: bool,
+          resize_mode: str | None) -> None:
     """Images per second: model only (warm-up excluded, median of repeats), and with
     --images, end to end from files to records."""
     from pathlib import Path
 
     from resnet_cli import bench, settings
 
-    classifier = load_classifier(model, weights, model_dir, fuse=not plain)
+    classifier = load_classifier(model, weights, model_dir, fuse=not plain,
+                                 resize_mode=resize_mode)
     cores = settings.current().cores
     click.echo(f"{classifier.name}, batch {batch_size}, OMP threads "
                f"{settings.current().threads}, {cores} cores")

@@ -51,6 +51,9 @@ def image_extensions() -> frozenset[str]:
     """
     from PIL import Image, ImageFile
 
+    from resnet_cli.decode import register_formats
+
+    register_formats()  # HEIC/HEIF from pillow-heif
     registered = Image.registered_extensions()  # loads every plugin first
     readable = {fmt for fmt, (factory, _accept) in Image.OPEN.items()
                 if not (isinstance(factory, type)

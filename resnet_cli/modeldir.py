@@ -20,6 +20,7 @@ from typing import Any
 
 from resnet_cli import __version__
 from resnet_cli.classes import imagenet_classes
+from resnet_cli.decode import DEFAULT_RESIZE, RESIZE_MODES
 from resnet_cli.errors import ResnetError
 from resnet_cli.params import mxnet_reason
 from resnet_cli.preprocess import Preprocessing
@@ -58,7 +59,8 @@ class ModelDir:
 
 def _preprocessing(metadata: dict[str, Any]) -> Preprocessing:
     pre = metadata["preprocessing"]
-    return Preprocessing(pre["resize"], pre["crop"], tuple(pre["mean"]), tuple(pre["std"]))
+    return Preprocessing(pre["resize"], pre["crop"], tuple(pre["mean"]), tuple(pre["std"]),
+                         pre.get("resize_mode", DEFAULT_RESIZE))  # absent: built before it
 
 
 def class_table(classes: int) -> tuple[ImageNetClass, ...]:
@@ -89,7 +91,8 @@ def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
         "input": {"layout": "NCHW", "shape": [None, 3, crop, crop], "dtype": "float32"},
         "preprocessing": {"resize": resize, "crop": crop, "interpolation": "bilinear",
                           "scale": 1 / 255, "mean": list(preprocessing.mean),
-                          "std": list(preprocessing.std)},
+                          "std": list(preprocessing.std),
+                          "resize_mode": preprocessing.resize_mode},
         "versions": {"resnet_cli": __version__, "mxnet": mx.__version__,
                      "python": platform.python_version()},
         **(extra or {}),
@@ -202,6 +205,9 @@ def metadata_problem(metadata: Any) -> str | None:
                         and math.isfinite(v) for v in value)
                 and (key == "mean" or min(value) > 0)):
             return f"preprocessing.{key} {value!r:.40} is not three finite numbers"
+    if pre.get("resize_mode", DEFAULT_RESIZE) not in RESIZE_MODES:
+        return (f"preprocessing.resize_mode {pre['resize_mode']!r:.40} is not one of "
+                f"{', '.join(RESIZE_MODES)}")
     return None
 
 

@@ -1,9 +1,9 @@
 """Decode any image Pillow reads into the NCHW float32 tensor ImageNet models expect.
 
-Steps: decode, apply EXIF orientation, flatten any mode to RGB (alpha over white),
-resize the shorter side to 256 (bilinear, aspect kept), center-crop 224, scale to [0, 1],
-normalize with the ImageNet mean/std.  Numpy and Pillow only: no MXNet here, so worker
-threads can run it while the model computes.
+Steps: decode (shrunk on load when large, see decode.py), apply EXIF orientation, flatten
+any mode to RGB (alpha over white), resize the shorter side to 256 (bilinear, aspect
+kept), center-crop 224, scale to [0, 1], normalize with the ImageNet mean/std.  Numpy and
+Pillow only: no MXNet here, so worker threads can run it while the model computes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from resnet_cli import budget, failures, files, remote
+from resnet_cli import budget, decode, failures, files, remote
+from resnet_cli.decode import DEFAULT_RESIZE, ResizeMode
 from resnet_cli.errors import InputError
 from resnet_cli.registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
@@ -37,6 +38,7 @@ class Preprocessing:
     crop: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    resize_mode: ResizeMode = DEFAULT_RESIZE  # "exact": every image decoded at full size
 
     @classmethod
     def of(cls, spec: ModelSpec) -> Preprocessing:
@@ -44,7 +46,7 @@ class Preprocessing:
 
     def __call__(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Read ``path`` and return a (3, crop, crop) float32 array; raise InputError."""
-        return self.image(load_rgb(path))
+        return self.image(load_rgb(path, self.resize if self.resize_mode == "fast" else None))
 
     def image(self, img: Image.Image) -> np.ndarray:
         """An RGB image (already oriented) as a (3, crop, crop) float32 array."""
@@ -52,27 +54,48 @@ class Preprocessing:
         return normalize(cropped, self.mean, self.std)
 
 
-def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
+def load_rgb(path: str | os.PathLike[str], shrink_to: int | None = None) -> Image.Image:
     """Decode a regular file within the budget, orient by EXIF, convert to RGB.
 
+    With ``shrink_to``, a large image (``decode.shrinks``) is decoded shrunk and comes back
+    already resized to a shorter side of ``shrink_to`` (see ``load_shrunk``).
     Raises InputError with a one-line reason, and nothing else: the failed decode's
     frames and pixels are released before it is raised (see ``failures``).
     """
     try:
-        return _decode(path)
+        return _decode(path, shrink_to)
     except Exception as exc:  # every decoder failure, worded once, in one place
         why = failures.reason(exc)
     raise InputError(why)  # outside the except block: no __context__ to keep alive
 
 
-def _decode(path: str | os.PathLike[str]) -> Image.Image:
+def _decode(path: str | os.PathLike[str], shrink_to: int | None) -> Image.Image:
+    decode.register_formats()
     with opened(path) as stream, Image.open(stream) as img:
         refusal = budget.refusal(*img.size, img.mode)
         if refusal is not None:
             raise InputError(refusal)
+        if decode.shrinks(img.size, shrink_to):
+            return load_shrunk(img, shrink_to)
         img.load()
         _orient(img)
         return to_rgb(img)
+
+
+def load_shrunk(img: Image.Image, size: int) -> Image.Image:
+    """Decode scaled down, resize in the file's orientation, then turn upright (lossless).
+
+    The resize maps the decoded pixels' true extent (fractional when the DCT scale does not
+    divide the size: libjpeg pads the last block) onto the output, so the geometry matches
+    the exact path's.
+    """
+    orientation = 1
+    with contextlib.suppress(*_BAD_EXIF):  # as _orient: a damaged EXIF block is ignored
+        orientation = decode.orientation(img)
+    extent = decode.draft(img, size)
+    img.load()
+    rgb, extent = decode.reduce(to_rgb(img), size, extent)
+    return decode.upright(resize_shorter(rgb, size, extent), orientation)
 
 
 def opened(path: str | os.PathLike[str]) -> BinaryIO:
@@ -125,12 +148,19 @@ def gray_to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(out, "L")
 
 
-def resize_shorter(img: Image.Image, size: int) -> Image.Image:
-    """Scale so the shorter side is ``size``; the longer side is truncated like torchvision."""
-    w, h = img.size
+def resize_shorter(img: Image.Image, size: int,
+                   extent: tuple[float, float] | None = None) -> Image.Image:
+    """Scale so the shorter side is ``size``; the longer side is truncated like torchvision.
+
+    ``extent``: the image's true width and height in pixels when the last row/column is
+    only partly covered (a scaled decode); only that region is mapped onto the output.
+    """
+    w, h = extent or img.size
     new = (size, int(h * size / w)) if w <= h else (int(w * size / h), size)
     if max(new) > budget.MAX_ASPECT * size:  # images given as pixels skip the header check
-        raise InputError(budget.refusal(w, h) or f"aspect ratio of {w}x{h} is too extreme")
+        raise InputError(budget.refusal(*img.size) or f"aspect ratio of {w}x{h} is too extreme")
+    if extent is not None:
+        return img.resize(new, Image.BILINEAR, box=(0, 0, w, h))
     if new == (w, h):
         return img
     return img.resize(new, Image.BILINEAR)
