@@ -1,0 +1,306 @@
+"""Issue 13 benchmark: phone-sized photos, exact vs fast (shrink-on-load) decoding.
+
+Run:  .venv/bin/python benchmarks/real_photos.py [--count 1000] [--e2e-count 64] [--rounds 3]
+
+Makes (once, cached under --cache) a reproducible folder of 12 MP photos from the ImageNet
+sample in ../shared/data: each image upscaled (bicubic) to 4032x3024 (3024x4032 for
+portrait ones, stored landscape with EXIF orientation 6 as phones do), seeded noise added,
+saved as JPEG quality 92; HEIC and WebP copies of the first --copies. Without ../shared it
+falls back to the photos in tests/data (and says so; no labels, so no accuracy figures).
+
+Prints, in one run:
+- decode + preprocess ms per photo, one thread, exact vs fast, per format (median);
+- end-to-end images/s of ``resnet predict -f jsonl`` in a child process (steady rate after
+  the first batch, so the model load is left out) for SqueezeNet and ResNet-18 (cached
+  weights, else random ones), exact and fast alternating in --rounds paired rounds, with
+  the child's peak RSS;
+- accuracy over all --count photos (SqueezeNet, bundled weights): fast vs exact top-1
+  agreement, top-1/top-5 of each; and on the sample at its own size, whether the two paths
+  give identical records;
+- with --threads: end-to-end images/s per (decode workers, OMP threads) split, for the 12 MP
+  photos and for the sample's small ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from devdata import ROOT, SAMPLE
+from PIL import Image
+
+from resnet_cli import registry
+from resnet_cli.classes import imagenet_classes
+from resnet_cli.decode import register_formats
+from resnet_cli.evaluation import Labeller
+from resnet_cli.preprocess import Preprocessing, load_rgb
+
+TEST_PHOTOS = ROOT / "tests" / "data"
+PHONE = (4032, 3024)
+QUALITY = 92
+NOISE = 6  # uniform integer noise in [-NOISE, NOISE], like a phone sensor's grain
+ORIENTATION = 0x0112
+BATCH = 16  # resnet predict's default batch size
+
+
+def sources(count: int) -> tuple[list[Path], bool]:
+    """Up to ``count`` source images and whether they are the labelled ImageNet sample."""
+    if SAMPLE.is_dir():
+        return sorted(SAMPLE.glob("*.JPEG"))[:count], True
+    print(f"NOTE: {SAMPLE} is absent: using the photos in tests/data (no accuracy figures)")
+    photos = sorted(p for p in TEST_PHOTOS.iterdir() if p.suffix in (".jpg", ".png"))
+    return [photos[i % len(photos)] for i in range(count)], False
+
+
+def make_photo(src: Path, dst: Path, seed: int) -> None:
+    """One phone-sized JPEG from ``src``: upscaled, grainy, portrait stored rotated + EXIF."""
+    img = load_rgb(src)
+    portrait = img.height > img.width
+    big = img.resize(PHONE[::-1] if portrait else PHONE, Image.BICUBIC)
+    if portrait:  # the sensor's landscape pixels, shown upright by the orientation tag
+        big = big.transpose(Image.Transpose.ROTATE_90)
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(big, dtype=np.int16) + rng.integers(-NOISE, NOISE + 1,
+                                                            (big.height, big.width, 3),
+                                                            dtype=np.int16)
+    out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    if portrait:
+        exif[ORIENTATION] = 6
+    tmp = dst.with_suffix(".tmp")
+    out.save(tmp, "JPEG", quality=QUALITY, exif=exif)
+    tmp.rename(dst)
+
+
+def make_copy(jpeg: Path, dst: Path) -> None:
+    """The same photo as HEIC or WebP (pixels and EXIF orientation kept)."""
+    register_formats()
+    with Image.open(jpeg) as img:
+        exif = img.getexif()
+        tmp = dst.with_name(dst.stem + ".tmp" + dst.suffix)
+        img.save(tmp, quality=85, exif=exif)
+    tmp.rename(dst)
+
+
+def make_folder(cache: Path, count: int, copies: int) -> tuple[list[Path], dict[str, list[Path]],
+                                                             bool]:
+    """Create what is missing in the cache; return JPEGs, copies by format, labelled?"""
+    srcs, labelled = sources(count)
+    folder = cache / ("sample" if labelled else "test-photos")
+    (folder / "jpeg").mkdir(parents=True, exist_ok=True)
+    jpegs = [folder / "jpeg" / f"{i:04d}_{s.stem}.jpg" if not labelled else
+             folder / "jpeg" / f"{s.stem}.jpg" for i, s in enumerate(srcs)]
+    todo = [(s, d, i) for i, (s, d) in enumerate(zip(srcs, jpegs, strict=True))
+            if not d.exists()]
+    copy_jobs = []
+    out: dict[str, list[Path]] = {}
+    for fmt in ("heic", "webp"):
+        (folder / fmt).mkdir(exist_ok=True)
+        out[fmt] = [folder / fmt / j.with_suffix("." + fmt).name for j in jpegs[:copies]]
+        copy_jobs += [(j, d) for j, d in zip(jpegs, out[fmt], strict=False) if not d.exists()]
+    if todo or copy_jobs:
+        print(f"making {len(todo)} photos and {len(copy_jobs)} copies in {folder} ...",
+              flush=True)
+        start = time.perf_counter()
+        with ProcessPoolExecutor(os.cpu_count()) as pool:
+            list(pool.map(make_photo, *zip(*todo, strict=True))) if todo else None
+            list(pool.map(make_copy, *zip(*copy_jobs, strict=True))) if copy_jobs else None
+        print(f"  done in {time.perf_counter() - start:.0f} s")
+    return jpegs, out, labelled
+
+
+def decode_ms(files: list[Path], mode: str) -> float:
+    """Median CPU ms of one Preprocessing call (decode, resize, crop, normalize): CPU time,
+    so the other processes on a shared machine do not inflate it."""
+    pre = Preprocessing(resize_mode=mode)
+    times = []
+    for f in files:
+        start = time.thread_time()
+        pre(f)
+        times.append(1000 * (time.thread_time() - start))
+    return statistics.median(times)
+
+
+# ``resnet`` that writes its own peak RSS (VmHWM, counted from exec) to $PEAK_RSS_FILE at
+# exit: the kernel's rusage of a child also counts the parent's pages from before the exec.
+RESNET_WITH_PEAK_RSS = """
+import atexit, os, sys
+def peak():
+    with open("/proc/self/status") as status, open(os.environ["PEAK_RSS_FILE"], "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM")))
+atexit.register(peak)
+from resnet_cli.cli import main
+main()
+"""
+
+
+def predict(files: list[Path], model_args: list[str], mode: str, workers: int | None = None,
+            omp: int | None = None) -> tuple[float, float, list[dict]]:
+    """Run ``resnet predict -`` on ``files``: images/s, peak RSS MiB, records.
+
+    images/s is the steady rate: records after the first batch over the time from the first
+    batch's last record to the last one, so the model load (1-5 s) does not dilute it.
+    """
+    env = dict(os.environ)
+    if omp is not None:
+        env["OMP_NUM_THREADS"] = str(omp)
+    cmd = [sys.executable, "-c", RESNET_WITH_PEAK_RSS, "predict", *model_args, "--resize", mode,
+           "-f", "jsonl", "-q", "-b", str(BATCH), "-"]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    with tempfile.TemporaryFile() as listing, tempfile.NamedTemporaryFile("r") as rss:
+        env["PEAK_RSS_FILE"] = rss.name
+        listing.write("".join(f"{f}\n" for f in files).encode())
+        listing.seek(0)
+        proc = subprocess.Popen(cmd, stdin=listing, stdout=subprocess.PIPE, env=env)
+        assert proc.stdout is not None
+        stamped = [(time.perf_counter(), line) for line in proc.stdout]
+        if proc.wait() not in (0, 1) or len(stamped) != len(files) or len(files) <= BATCH:
+            raise SystemExit(f"resnet {' '.join(cmd[3:])}: exit {proc.returncode}, "
+                             f"{len(stamped)} records for {len(files)} files (need > {BATCH})")
+        peak_kib = int(rss.read())
+    rate = (len(files) - BATCH) / (stamped[-1][0] - stamped[BATCH - 1][0])
+    return rate, peak_kib / 1024, [json.loads(line) for _, line in stamped]
+
+
+def resnet18_args(cache: Path) -> tuple[list[str], str]:
+    """ResNet-18 with cached ImageNet weights if present, else random ones saved once."""
+    from resnet_cli.runtime import mxnet
+    from resnet_cli.weights.cache import cached_path
+
+    if cached_path("resnet18_v1").is_file():
+        return ["-m", "resnet18_v1"], "cached ImageNet weights"
+    path = cache / "resnet18_random.params"
+    if not path.is_file():
+        net = registry.get("resnet18_v1").build(classes=1000)
+        net.initialize()
+        net(mxnet().nd.zeros((1, 3, 224, 224)))
+        net.save_parameters(str(path))
+    return ["-m", "resnet18_v1", "--weights", str(path)], "random weights"
+
+
+def paired(files: list[Path], model_args: list[str], rounds: int) -> dict[str, list]:
+    """Exact and fast alternating: per-round images/s and peak RSS for each."""
+    out: dict[str, list] = {"exact": [], "fast": [], "rss_exact": [], "rss_fast": []}
+    for _ in range(rounds):
+        for mode in ("exact", "fast"):
+            rate, rss, _ = predict(files, model_args, mode)
+            out[mode].append(rate)
+            out["rss_" + mode].append(rss)
+    return out
+
+
+def top(records: list[dict], k: int) -> list[list[int]]:
+    return [[p["index"] for p in r.get("predictions", [])[:k]] for r in records]
+
+
+def accuracy(jpegs: list[Path], labelled: bool, small: list[Path]) -> None:
+    """SqueezeNet fast vs exact over every photo; identical records on small images."""
+    squeeze = ["-m", "squeezenet1.1"]
+    rates, results = {}, {}
+    for mode in ("exact", "fast"):
+        rates[mode], _, results[mode] = predict(jpegs, squeeze, mode)
+    exact1, fast1 = top(results["exact"], 1), top(results["fast"], 1)
+    agree = np.mean([a == b for a, b in zip(exact1, fast1, strict=True)])
+    print(f"\naccuracy, SqueezeNet 1.1 (bundled weights), {len(jpegs)} photos of 12 MP:")
+    print(f"  fast vs exact top-1 agreement  {100 * agree:.2f}%   "
+          f"(runs: exact {rates['exact']:.1f} img/s, fast {rates['fast']:.1f} img/s)")
+    if labelled:
+        label = Labeller(imagenet_classes())
+        for mode in ("exact", "fast"):
+            truth = [label(r["path"]) for r in results[mode]]
+            t5 = top(results[mode], 5)
+            a1 = np.mean([t[:1] == [y] for t, y in zip(t5, truth, strict=True)])
+            a5 = np.mean([y in t for t, y in zip(t5, truth, strict=True)])
+            print(f"  {mode:<5} top-1 {100 * a1:.2f}%  top-5 {100 * a5:.2f}%")
+    if small:
+        same = [predict(small, squeeze, mode)[2] for mode in ("exact", "fast")]
+        identical = sum(a == b for a, b in zip(*same, strict=True))
+        print(f"  original sample at its own size: {identical}/{len(small)} records identical "
+              f"(probabilities to the last digit)")
+
+
+def threads(big: list[Path], small: list[Path], model_args: list[str], rounds: int) -> None:
+    """End-to-end images/s per (decode workers, OMP threads) split, fast path; the splits
+    alternate within each round, so each round compares them under the same load."""
+    cores = len(os.sched_getaffinity(0))
+    splits = [(w, o) for w in (1, cores, cores + 1) for o in (1, cores)]
+    print(f"\nthreads ({' '.join(model_args)}): images/s per decode workers/OMP threads, "
+          f"median of {rounds} rounds, and relative to {cores}/{cores} (the default)")
+    for name, files in (("12 MP JPEG", big), ("sample JPEG", small)):
+        rates: dict[tuple[int, int], list[float]] = {s: [] for s in splits}
+        for _ in range(rounds):
+            for w, o in splits:
+                rates[w, o].append(predict(files, model_args, "fast", w, o)[0])
+        base = rates[cores, cores]
+        cells = [f"{w}/{o}: {statistics.median(r):.1f} "
+                 f"({statistics.median(a / b for a, b in zip(r, base, strict=True)):.2f})"
+                 for (w, o), r in rates.items()]
+        print(f"  {name:<12} " + "  ".join(cells))
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=100,
+                        help="photos for the accuracy pass (1000 = the whole sample)")
+    parser.add_argument("--e2e-count", type=int, default=48, help="photos per timed run")
+    parser.add_argument("--copies", type=int, default=8, help="HEIC and WebP copies")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", action="store_true", help="also measure thread splits")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get(
+        "RESNET_BENCH_CACHE", Path(tempfile.gettempdir()) / "resnet-bench-real-photos")))
+    args = parser.parse_args()
+    print(f"CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available")
+    jpegs, copies, labelled = make_folder(args.cache, max(args.count, args.e2e_count),
+                                          args.copies)
+    small = sorted(SAMPLE.glob("*.JPEG"))[:args.count] if labelled else []
+
+    print("\ndecode + preprocess, CPU ms per photo (median, one thread):")
+    sets = {"12 MP JPEG": jpegs[:args.copies], **{f"12 MP {k.upper()}": v
+                                                   for k, v in copies.items()}}
+    if small:
+        sets["sample JPEG"] = small[:args.copies * 4]
+    for name, files in sets.items():
+        exact, fast = decode_ms(files, "exact"), decode_ms(files, "fast")
+        print(f"  {name:<12} exact {exact:7.1f}  fast {fast:6.1f}  ratio {exact / fast:5.2f}x")
+
+    e2e = jpegs[:args.e2e_count]
+    r18, r18_note = resnet18_args(args.cache)
+    print(f"\nend-to-end `resnet predict` on {len(e2e)} 12 MP JPEGs, images/s after the first "
+          f"batch, {args.rounds} paired rounds:")
+    for name, model_args in (("SqueezeNet 1.1", ["-m", "squeezenet1.1"]),
+                             (f"ResNet-18 ({r18_note})", r18)):
+        res = paired(e2e, model_args, args.rounds)
+        ratios = [f / e for e, f in zip(res["exact"], res["fast"], strict=True)]
+        print(f"  {name}: exact {statistics.median(res['exact']):.2f}  "
+              f"fast {statistics.median(res['fast']):.2f}  "
+              f"fast/exact {statistics.median(ratios):.2f}x (rounds "
+              f"{' '.join(f'{r:.2f}' for r in ratios)})")
+        print(f"    peak RSS MiB: exact {max(res['rss_exact']):.0f}  "
+              f"fast {max(res['rss_fast']):.0f}")
+    if not args.skip_accuracy:
+        accuracy(jpegs[:args.count], labelled, small)
+    if args.threads:
+        for model_args in (["-m", "squeezenet1.1"], r18):
+            threads(e2e, small[:args.e2e_count * 4] or e2e, model_args, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
