@@ -50,8 +50,9 @@ def _close_stdin_and_stderr() -> None:
 def test_closed_stdin_and_stderr_are_not_reused(tmp_path):
     run = resnet("predict", *SQUEEZE, "-f", "jsonl", COFFEE, "-", str(tmp_path / "gone.png"),
                  stdin=None, preexec_fn=_close_stdin_and_stderr)
-    assert run.returncode == 1  # the missing file; stdin read as empty
-    assert [r.get("error") for r in run.records()] == [None, "no such file or folder"]
+    assert run.returncode == 1  # stdin reads as empty, the missing file stays missing
+    assert [r.get("error") for r in run.records()] == [
+        None, "no images found (no paths on stdin)", "no such file or folder"]
 
 
 def _small_file_limit() -> None:
