@@ -58,9 +58,14 @@ def check_memo(data: bytes) -> None:
     fuzz/run.py).  A pickler numbers its memo entries from 0, one per opcode at most, so
     an index beyond the opcodes read so far is hostile.
     """
-    for count, (op, arg, _pos) in enumerate(pickletools.genops(data), start=1):
-        if op.name in _PUTS and arg >= count:
-            raise UnsafePickleError(f"memo index {arg} at opcode {count}: not a real pickle")
+    try:
+        for count, (op, arg, _pos) in enumerate(pickletools.genops(data), start=1):
+            if op.name in _PUTS and arg >= count:
+                raise UnsafePickleError(f"memo index {arg} at opcode {count}: not a real pickle")
+    except UnsafePickleError:
+        raise
+    except ValueError as exc:  # pickletools' word for a broken opcode stream
+        raise pickle.UnpicklingError(str(exc)) from None
 
 
 _PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
