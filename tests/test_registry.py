@@ -48,7 +48,8 @@ def test_aliases_and_unknown_names():
     assert registry.get("resnet18").name == "resnet18_v1"
     assert registry.get("squeezenet").bundled == "squeezenet1.1.params"
     assert registry.canonical_name("resnet7") == "resnet7"
-    with pytest.raises(ResnetError, match="unknown model 'resnet7'; known: resnet18_v1, "):
+    with pytest.raises(ResnetError, match=r"unknown model 'resnet7'; did you mean resnet18\? "
+                                          r"known: resnet18_v1, "):
         registry.get("resnet7")
 
 
