@@ -24,8 +24,8 @@ psutil = pytest.importorskip("psutil")
 
 BIN = Path(sys.executable).parent
 POISON = "POISON"
-# Failed in a clean-clone CI run on 2026-11-29 and not yet diagnosed (issue 15 stays open).
-UNDIAGNOSED = pytest.mark.skip(reason="failed in a clean-clone CI run, not yet diagnosed")
+# Flaky: failed in one clean-clone CI run on 2026-11-29, passed in the next (issue 15 stays open).
+UNDIAGNOSED = pytest.mark.skip(reason="flaky in clean-clone CI runs, cause not yet found")
 
 
 @dataclass
