@@ -29,7 +29,8 @@ DEFAULT_BATCH_SIZE = 16
 
 def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = None,
          model_dir: str | os.PathLike[str] | None = None, *, fuse: bool = True,
-         resize: ResizeMode | None = None, progress: bool = False, notify: Notify = quiet
+         resize: ResizeMode | None = None, progress: bool = False, notify: Notify = quiet,
+         engine: str | None = None
          ) -> Classifier:
     """A ready classifier: from a ``resnet build`` directory, or a model name (with
     ``weights`` as its ``.params``, else the bundled or cached file, fetched if needed).
@@ -37,13 +38,13 @@ def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = No
     ``fuse=False`` keeps the plain graph (no oneDNN fusion); ``resize="exact"`` decodes
     every image at full size (default: the model directory's setting, else "fast", which
     decodes large photos shrunk; see decode.py); ``progress`` draws download bars and
-    ``notify`` receives messages about fetching.
+    ``notify`` receives messages about fetching. ``engine``: mxnet (default), onnxruntime
+    or openvino (see :mod:`resnet_cli.engines`).
     """
-    if model_dir is not None:
-        classifier = Classifier.from_dir(model_dir)
-    else:
-        classifier = Classifier.load(model, weights, progress=progress, notify=notify,
-                                     fuse=fuse)
+    from resnet_cli import engines
+
+    classifier = engines.load(engine, model, weights, model_dir, progress=progress,
+                              notify=notify, fuse=fuse)
     if resize is not None:
         classifier.preprocess = replace(classifier.preprocess, resize_mode=resize)
     return classifier

@@ -133,9 +133,12 @@ class BuildResult:
 
 def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               calibrate: Path | None, calibration_images: int,
-              warn: Callable[[str], None], resize_mode: ResizeMode = DEFAULT_RESIZE
+              warn: Callable[[str], None], resize_mode: ResizeMode = DEFAULT_RESIZE,
+              formats: tuple[str, ...] = ("mxnet",)
               ) -> BuildResult:
     """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
+    if calibrate is not None and formats != ("mxnet",):
+        raise ResnetError("--int8 writes MXNet's int8 graph only: use --format mxnet")
     with contextlib.ExitStack() as stack:  # a .pth/.safetensors is converted, then removed
         gluon = stack.enter_context(loadable(model, weights_path)) if weights_path else None
         net, fresh = build_network(model, classes, gluon)
@@ -152,5 +155,5 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
     int8 = calibrate is not None
     path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
                            architecture=model, classes=classes, preprocessing=preprocessing,
-                           int8=int8, extra=extra)
+                           int8=int8, extra=extra, formats=formats)
     return BuildResult(path, fresh, agreement, count)

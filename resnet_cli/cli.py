@@ -53,6 +53,15 @@ def cli() -> None:
     """Classify images with ImageNet models (ResNet and the Gluon model zoo) on MXNet."""
 
 
+ENGINE_CHOICES = ("mxnet", "onnxruntime", "openvino")
+
+
+def engine_option(f: Any) -> Any:
+    return click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=None,
+                        help="What runs the network [default: mxnet, or an installed ONNX "
+                             "engine for a model dir holding only ONNX].")(f)
+
+
 def model_options(f: Any) -> Any:
     f = click.option("--weights", type=click.Path(dir_okay=False),
                      help="Gluon .params file to load instead of the cached weights.")(f)
@@ -93,14 +102,15 @@ def engine_options(f: Any) -> Any:
 
 
 def load_classifier(model: str, weights: str | None, model_dir: str | None,
-                    quiet: bool = False, fuse: bool = True, resize_mode: Any = None
+                    quiet: bool = False, fuse: bool = True, resize_mode: Any = None,
+                    engine: str | None = None
                     ) -> Classifier:
     """``resnet_cli.load`` with download progress and messages on stderr."""
     from resnet_cli import api
 
     if model_dir is not None:
         reject_with_model_dir(model_dir, weights)
-    return api.load(model, weights, model_dir, fuse=fuse, resize=resize_mode,
+    return api.load(model, weights, model_dir, fuse=fuse, resize=resize_mode, engine=engine,
                     progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
 
 
@@ -122,22 +132,26 @@ Backend = Callable[["Iterable[Source]", int, Any], "Iterator[Record]"]  # source
 
 def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: bool,
                  scheduler: str | None, chunk_size: int, batch_size: int,
-                 workers: int | None, report_dir: str | None, resize_mode: Any = None
-                 ) -> tuple[str, Backend]:
-    """The model's name and what turns sources into records: this machine, or the Dask
-    cluster named by ``--scheduler`` or Dask's own configuration."""
+                 workers: int | None, report_dir: str | None, resize_mode: Any = None,
+                 engine: str | None = None) -> tuple[str, Backend]:
+    """The model's name and what turns sources into records: this machine (on ``engine``),
+    or the Dask cluster named by ``--scheduler`` or Dask's own configuration (MXNet)."""
     from resnet_cli import cluster
 
     address = cluster.address(scheduler)
     if address:
         if report_dir is not None:  # its thumbnails come from decoding on this machine
             raise click.UsageError("--report works on this machine only, not with a scheduler")
+        if engine not in (None, "mxnet"):  # Dask workers load models with MXNet
+            raise click.UsageError(f"--engine {engine} works on this machine only, "
+                                   "not with a scheduler")
         ref, blob = cluster.model_files(model, weights, model_dir, stderr_notifier(quiet))
         return ref.name, lambda sources, k, _report: cluster.classify(
             address, sources, ref, blob, batch_size, k, chunk_size)
     from resnet_cli import api
 
-    classifier = load_classifier(model, weights, model_dir, quiet, resize_mode=resize_mode)
+    classifier = load_classifier(model, weights, model_dir, quiet, resize_mode=resize_mode,
+                                 engine=engine)
 
     def local(sources: Iterable[Source], k: int, report: Any) -> Iterator[Record]:
         preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
@@ -191,6 +205,15 @@ def report_done(report: Any, quiet: bool) -> None:
         click.echo(f"report: {report.index}", err=True)
 
 
+def split_formats(value: str) -> tuple[str, ...]:
+    """``mxnet,onnx`` -> ("mxnet", "onnx"), in the documented order, each once."""
+    names = {part.strip() for part in value.split(",") if part.strip()}
+    unknown = names - {"mxnet", "onnx"}
+    if unknown or not names:
+        raise click.BadParameter(f"{value!r}: choose mxnet, onnx or mxnet,onnx")
+    return tuple(fmt for fmt in ("mxnet", "onnx") if fmt in names)
+
+
 def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
     """Messages about fetching weights go to stderr, never into the records on stdout."""
     return (lambda _message: None) if quiet else (lambda message: click.echo(message, err=True))
@@ -198,6 +221,7 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 
 @cli.command(name="predict", epilog=EXIT_CODES_HELP)
 @model_options
+@engine_option
 @click.option("-k", "--topk", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="How many classes to show per image.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -206,10 +230,10 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 @report_option
 @engine_options
 def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
-                    model_dir: str | None, topk: int, fmt: str, report_dir: str | None,
-                    batch_size: int, workers: int | None, pattern: str | None, null: bool,
-                    quiet: bool, scheduler: str | None, chunk_size: int,
-                    resize_mode: str | None) -> None:
+                    model_dir: str | None, engine: str | None, topk: int, fmt: str,
+                    report_dir: str | None, batch_size: int, workers: int | None,
+                    pattern: str | None, null: bool, quiet: bool, scheduler: str | None,
+                    chunk_size: int, resize_mode: str | None) -> None:
     """Print the top-k ImageNet classes of each image.
 
     INPUTS are image files, folders (walked recursively, sorted) or - to read paths from
@@ -218,8 +242,7 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.output import make_writer
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir,
-                                 resize_mode)
+                                 batch_size, workers, report_dir, resize_mode, engine)
     report = open_report(report_dir, "predict", name)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
@@ -237,15 +260,16 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
 
 @cli.command(name="eval", epilog=EXIT_CODES_HELP)
 @model_options
+@engine_option
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="json adds per-class results and the failed files.")
 @report_option
 @engine_options
 def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
-                 model_dir: str | None, fmt: str, report_dir: str | None, batch_size: int,
-                 workers: int | None, pattern: str | None, null: bool, quiet: bool,
-                 scheduler: str | None, chunk_size: int,
-                 resize_mode: str | None) -> None:
+                 model_dir: str | None, engine: str | None, fmt: str,
+                 report_dir: str | None, batch_size: int, workers: int | None,
+                 pattern: str | None, null: bool, quiet: bool, scheduler: str | None,
+                 chunk_size: int, resize_mode: str | None) -> None:
     """Top-1 and top-5 accuracy on labelled images.
 
     A file's class is read from its name (starting with a WordNet id, as in
@@ -258,8 +282,7 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.report import Labels
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir,
-                                 resize_mode)
+                                 batch_size, workers, report_dir, resize_mode, engine)
     classes = imagenet_classes()
     labeller = Labeller(classes)
     html = open_report(report_dir, "eval", name, Labels(labeller, classes))
@@ -460,17 +483,20 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
 @click.option("--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default="fast",
               show_default=True,
               help="Decoding recorded in metadata.json for predict/eval (exact: full size).")
+@click.option("--format", "formats", default="mxnet", show_default=True,
+              callback=lambda _ctx, _param, value: split_formats(value),
+              help="mxnet, onnx or mxnet,onnx: the network files to write.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Directory to write.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it already holds files.")
 def build_command(resnet_depth: str | None, model: str | None, classes: int,
                   weights: str | None, pretrained: bool, random_init: bool, int8: bool,
-                  calibrate: str | None, calibration_images: int, out: str,
-                  force: bool, resize_mode: Any) -> None:
+                  calibrate: str | None, calibration_images: int,
+                  formats: tuple[str, ...], out: str, force: bool, resize_mode: Any) -> None:
     """Build a network, load weights and export a self-contained model directory.
 
-    The directory holds the MXNet symbol and params, labels, metadata and SHA256SUMS;
-    'resnet predict --model-dir DIR' uses it.
+    The directory holds the MXNet symbol and params and/or the ONNX model, labels,
+    metadata and SHA256SUMS; 'resnet predict --model-dir DIR' uses it.
     """
     from pathlib import Path
 
@@ -491,7 +517,7 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
         if pretrained else None)
     calibration = Path(calibrate) if int8 else None
     result = build_dir(name, classes, source, Path(out), calibration,
-                               calibration_images, stderr_notifier(), resize_mode)
+                               calibration_images, stderr_notifier(), resize_mode, formats)
     if source is not None and result.fresh:
         click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
                    err=True)
@@ -503,6 +529,7 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
 
 @cli.command(name="bench")
 @model_options
+@engine_option
 @click.option("-b", "--batch-size", type=click.IntRange(1), default=DEFAULT_BATCH_SIZE,
               show_default=True)
 @click.option("--images", type=click.Path(exists=True, file_okay=False),
@@ -512,9 +539,9 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
               help="Decoding threads for --images [default: available cores].")
 @click.option("--plain", is_flag=True, help="Skip oneDNN fusion (the reference fp32 path).")
 @resize_option
-def bench_command(model: str, weights: str | None, model_dir: str | None, batch_size: int,
-          images: str | None, repeats: int, workers: int | None, plain: bool,
-          resize_mode: str | None) -> None:
+def bench_command(model: str, weights: str | None, model_dir: str | None, engine: str | None,
+                  batch_size: int, images: str | None, repeats: int, workers: int | None,
+                  plain: bool, resize_mode: str | None) -> None:
     """Images per second: model only (warm-up excluded, median of repeats), and with
     --images, end to end from files to records."""
     from pathlib import Path
@@ -522,10 +549,11 @@ def bench_command(model: str, weights: str | None, model_dir: str | None, batch_
     from resnet_cli import bench, settings
 
     classifier = load_classifier(model, weights, model_dir, fuse=not plain,
-                                 resize_mode=resize_mode)
+                                 resize_mode=resize_mode, engine=engine)
     cores = settings.current().cores
     click.echo(f"{classifier.name}, batch {batch_size}, OMP threads "
-               f"{settings.current().threads}, {cores} cores")
+               f"{settings.current().threads}, {cores} cores, "
+               f"engine {getattr(classifier, 'engine', 'mxnet')}")
     folder = Path(images) if images else None
     runs = {"model-only": bench.model_only(classifier,
                                            bench.batch_of(classifier, batch_size, folder))}

@@ -1,8 +1,10 @@
 """Self-contained model directories: export a hybridized network, load and verify one.
 
-Layout: ``model-symbol.json`` and ``model-0000.params`` (MXNet's export), ``labels.tsv``,
-``metadata.json`` (architecture, classes, input size, preprocessing, versions) and
-``SHA256SUMS`` (``sha256sum -c`` format) covering every other file.
+Layout: ``model-symbol.json`` and ``model-0000.params`` (MXNet's export) and/or
+``model.onnx`` (the same network in ONNX), ``labels.tsv``, ``metadata.json`` (architecture,
+classes, input size, preprocessing, formats, versions) and ``SHA256SUMS``
+(``sha256sum -c`` format) covering every other file. A directory holding only ONNX is
+read and run without MXNet.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ SYMBOL = "model-symbol.json"
 PARAMS = "model-0000.params"
 LABELS = "labels.tsv"
 METADATA = "metadata.json"
+ONNX = "model.onnx"
 SUMS = "SHA256SUMS"
-REQUIRED = (SYMBOL, PARAMS, LABELS, METADATA)
+REQUIRED = (LABELS, METADATA)
+FORMATS = {"mxnet": (SYMBOL, PARAMS), "onnx": (ONNX,)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,10 @@ class ModelDir:
     def input_size(self) -> tuple[int, int]:
         pre = self.metadata["preprocessing"]
         return pre["resize"], pre["crop"]
+
+    def has(self, fmt: str) -> bool:
+        """Whether the directory holds the network in ``fmt`` (mxnet or onnx)."""
+        return all((self.path / f).is_file() for f in FORMATS[fmt])
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -76,15 +84,24 @@ def _write_labels(path: Path, classes: tuple[ImageNetClass, ...]) -> None:
 
 
 def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
-           preprocessing: Preprocessing, int8: bool, extra: dict[str, Any] | None = None
-           ) -> Path:
-    """Hybridize ``net``, export it to ``out`` with labels, metadata and checksums."""
+           preprocessing: Preprocessing, int8: bool, extra: dict[str, Any] | None = None,
+           formats: tuple[str, ...] = ("mxnet",)) -> Path:
+    """Export ``net`` to ``out`` in ``formats`` with labels, metadata and checksums."""
     mx = mxnet()
     out.mkdir(parents=True, exist_ok=True)
     resize, crop = preprocessing.resize, preprocessing.crop
-    net.hybridize(static_alloc=True, static_shape=True)
-    net(mx.nd.zeros((1, 3, crop, crop)))
-    net.export(str(out / "model"), epoch=0)
+    extra = dict(extra or {})
+    if "onnx" in formats:
+        from resnet_cli import onnx_export
+
+        model = onnx_export.from_mxnet(net, crop, name)
+        (out / ONNX).write_bytes(model.SerializeToString())
+        extra["onnx"] = {"file": ONNX, "opset": onnx_export.OPSET, "batch": "dynamic",
+                         "input": onnx_export.INPUT, "output": onnx_export.OUTPUT}
+    if "mxnet" in formats:
+        net.hybridize(static_alloc=True, static_shape=True)
+        net(mx.nd.zeros((1, 3, crop, crop)))
+        net.export(str(out / "model"), epoch=0)
     _write_labels(out / LABELS, class_table(classes))
     metadata = {
         "name": name, "architecture": architecture, "classes": classes, "int8": int8,
@@ -93,12 +110,14 @@ def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
                           "scale": 1 / 255, "mean": list(preprocessing.mean),
                           "std": list(preprocessing.std),
                           "resize_mode": preprocessing.resize_mode},
+        "formats": list(formats),
         "versions": {"resnet_cli": __version__, "mxnet": mx.__version__,
                      "python": platform.python_version()},
-        **(extra or {}),
+        **extra,
     }
     (out / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-    sums = "".join(f"{sha256_file(out / f)}  {f}\n" for f in REQUIRED)
+    files = [f for fmt in formats for f in FORMATS[fmt]] + list(REQUIRED)
+    sums = "".join(f"{sha256_file(out / f)}  {f}\n" for f in files)
     (out / SUMS).write_text(sums)
     return out
 
@@ -110,7 +129,11 @@ def verify(path: Path) -> None:
     if not (path / SUMS).is_file():
         raise ResnetError(f"model dir {path}: {SUMS} is missing (not built by resnet build?)")
     listed = _read_sums(path)
-    for filename in REQUIRED:
+    networks = [files for files in FORMATS.values() if all(f in listed for f in files)]
+    if not networks:
+        raise ResnetError(f"model dir {path}: {SUMS} covers no network "
+                          f"({' + '.join(FORMATS['mxnet'])}, or {ONNX})")
+    for filename in [*REQUIRED, *listed]:
         if filename not in listed:
             raise ResnetError(f"model dir {path}: {SUMS} does not cover {filename}")
         if not (path / filename).is_file():
@@ -242,6 +265,9 @@ def check_graph(model_dir: ModelDir, symbol: Any) -> None:
 
 def load_symbol(model_dir: ModelDir) -> Any:
     """The graph of ``model-symbol.json``, checked against the metadata."""
+    if not model_dir.has("mxnet"):
+        raise ResnetError(f"model dir {model_dir.path} holds only ONNX: run it with --engine "
+                          f"onnxruntime or openvino")
     mx = mxnet()
     try:
         symbol = mx.sym.load(str(model_dir.path / SYMBOL))
