@@ -35,6 +35,14 @@ def decode_bytes(width: int, height: int, mode: str) -> int:
     return width * height * per_pixel
 
 
+def pixel_refusal(pixels: int, max_pixels: int = MAX_PIXELS) -> str | None:
+    """The refusal of an image of ``pixels`` pixels (one wording for the header check and
+    for Pillow's own bomb error), or None within the limit."""
+    if pixels > max_pixels:
+        return f"refused: image size ({pixels} pixels) exceeds limit of {max_pixels} pixels"
+    return None
+
+
 def refusal(width: int, height: int, mode: str = "RGB", max_bytes: int = MAX_DECODE_BYTES,
             max_pixels: int = MAX_PIXELS) -> str | None:
     """Why an image with this header must not be decoded, or None if it fits the budget."""
@@ -42,9 +50,8 @@ def refusal(width: int, height: int, mode: str = "RGB", max_bytes: int = MAX_DEC
         return f"refused: image has no pixels ({width}x{height})"
     if max(width, height) > MAX_ASPECT * min(width, height):
         return f"aspect ratio of {width}x{height} is too extreme (over {MAX_ASPECT}:1)"
-    if width * height > max_pixels:
-        return (f"refused: image size ({width * height} pixels) exceeds limit of "
-                f"{max_pixels} pixels")
+    if too_many := pixel_refusal(width * height, max_pixels):
+        return too_many
     needed = decode_bytes(width, height, mode)
     if needed > max_bytes:
         return (f"refused: decoding {width}x{height} {mode} needs {needed / 2**20:.0f} MiB, "

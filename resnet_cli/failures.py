@@ -9,11 +9,13 @@ file costs no more memory than a good one.
 
 from __future__ import annotations
 
+import re
 import struct
 import traceback
 
 from PIL import Image, UnidentifiedImageError
 
+from resnet_cli import budget
 from resnet_cli.errors import InputError
 
 _MAX_REASON = 200
@@ -44,7 +46,10 @@ def _word(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not an image Pillow can read"
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return f"refused: {exc}".split(", could be")[0]
+        # Pillow errors at twice the limit it warns at: word both as the header budget does.
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        worded = pixels and budget.pixel_refusal(int(pixels.group(1)))
+        return worded or f"refused: {exc}".split(", could be")[0]
     if isinstance(exc, MemoryError):
         return "refused: not enough memory to decode it"
     detail = str(exc) or type(exc).__name__
