@@ -1,4 +1,4 @@
-"""Issue 13: which library should shrink 12 MP JPEGs on load? Speed, accuracy, memory.
+"""Which library should shrink 12 MP JPEGs on load: speed, accuracy and memory per decoder.
 
 Run:  .venv/bin/python benchmarks/jpeg_decoders.py [--count 16]
       (needs the photos made by benchmarks/real_photos.py; optional: pip install simplejpeg

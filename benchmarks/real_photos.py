@@ -1,4 +1,4 @@
-"""Issue 13 benchmark: phone-sized photos, exact vs fast (shrink-on-load) decoding.
+"""Phone-sized photos (12 MP), exact vs fast (shrink-on-load) decoding: speed, memory, accuracy.
 
 Run:  .venv/bin/python benchmarks/real_photos.py [--count 1000] [--e2e-count 64] [--rounds 3]
 

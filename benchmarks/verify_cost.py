@@ -1,4 +1,4 @@
-"""Issue 11 benchmark: what hashing the cached weights in full costs each start-up.
+"""What hashing the cached weights in full costs at each start-up (vs the whole load).
 
 Run:  .venv/bin/python benchmarks/verify_cost.py [--model resnet18_v1] [--repeats 7]
 
