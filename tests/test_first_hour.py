@@ -281,3 +281,70 @@ def test_benchmarks_fall_back_to_images_they_make(tmp_path, monkeypatch, capsys)
     assert len(made) == 6 and len({p.read_bytes() for p in made}) == 6
     assert all(Image.open(p).format == "JPEG" and min(Image.open(p).size) >= 256 for p in made)
     assert devdata.image_folder(tmp_path, 6) == tmp_path  # --images wins
+
+
+# 10. The bomb message is one sentence, from the header budget and from Pillow alike.
+def test_bomb_reason_has_no_dangling_comma(tmp_path, cache):
+    import struct
+    import zlib
+
+    from resnet_cli.failures import reason
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    bomb = tmp_path / "bomb.png"  # a header claiming 20000x20000 pixels, no pixel data
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
+        ">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+    expected = (f"refused: image size (400000000 pixels) exceeds limit of "
+                f"{Image.MAX_IMAGE_PIXELS} pixels")
+    records = jsonl(invoke("predict", *SQUEEZE, "-f", "jsonl", str(bomb)).stdout)
+    assert records == [{"path": str(bomb), "error": expected}]
+    with pytest.raises(Image.DecompressionBombError) as raised:
+        Image.open(bomb)
+    assert reason(raised.value) == expected
+
+
+# 10. The JSON example in README's Output section is what predict prints.
+def test_readme_json_example_is_the_real_output(tmp_path, monkeypatch, cache):
+    import re
+    import shutil
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    output = readme.split("\n### Output\n", 1)[1].split("\n### ", 1)[0]
+    command = re.search(r"```bash\nresnet (predict .*)\n```", output).group(1).split()
+    shown = jsonl(re.search(r"```json\n(.*?)```", output, re.S).group(1))
+    shutil.copytree(Path(__file__).parent / "data", tmp_path / "tests" / "data")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image at all")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*command)
+    assert result.exit_code == 1  # one input failed
+    real = jsonl(result.stdout)
+    # Every field exactly; the probability to 1e-6 (its last digits differ across CPUs).
+    assert real[0]["predictions"][0]["probability"] == pytest.approx(
+        shown[0]["predictions"][0]["probability"], abs=1e-6)
+    real[0]["predictions"][0]["probability"] = shown[0]["predictions"][0]["probability"]
+    assert real == shown
+
+
+# 10. --depth means one thing: build's ResNet depth; summary limits rows with --max-depth.
+def test_depth_is_only_builds_architecture_option():
+    summary_help = invoke("summary", "--help").output
+    assert "--max-depth" in summary_help and "--depth" not in summary_help.replace(
+        "--max-depth", "")
+    build_help = invoke("build", "--help").output
+    assert "resnet18_v1 / resnet34_v1" in " ".join(build_help.split("--depth", 1)[1].split())
+
+
+# 10. Benchmark --help says what the script measures, not which issue asked for it.
+@pytest.mark.parametrize("script", sorted(
+    p.name for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")
+    if "argparse" in p.read_text()))
+def test_benchmark_help_describes_the_measurement(script):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    result = subprocess.run([sys.executable, str(path), "--help"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    description = result.stdout.split("\n\n")[1].strip()
+    assert description and "issue" not in result.stdout.lower(), result.stdout
