@@ -128,7 +128,8 @@ class Report:
             self.close(complete)
 
     def add(self, record: Record) -> None:
-        self.records.append(record)
+        if self.labels is not None:  # eval's summary needs them all; predict's page does not
+            self.records.append(record)
         self.pending.append(self._tile(record))
         if len(self.pending) >= CHUNK or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
             self._flush()
