@@ -165,7 +165,8 @@ def rewrite_metadata(out, edit) -> None:
     meta = json.loads((out / "metadata.json").read_text())
     edit(meta["preprocessing"])
     (out / "metadata.json").write_text(json.dumps(meta))
-    sums = "".join(f"{sha256_file(out / f)}  {f}\n" for f in modeldir.REQUIRED)
+    sums = "".join(f"{sha256_file(f)}  {f.name}\n" for f in sorted(out.iterdir())
+                   if f.name != modeldir.SUMS)
     (out / modeldir.SUMS).write_text(sums)
 
 
