@@ -147,7 +147,7 @@ def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: 
                                    "not with a scheduler")
         ref, blob = cluster.model_files(model, weights, model_dir, stderr_notifier(quiet))
         return ref.name, lambda sources, k, _report: cluster.classify(
-            address, sources, ref, blob, batch_size, k, chunk_size)
+            address, sources, ref, blob, batch_size, k, chunk_size, resize_mode)
     from resnet_cli import api
 
     classifier = load_classifier(model, weights, model_dir, quiet, resize_mode=resize_mode,

@@ -33,6 +33,7 @@ from resnet_cli.records import Record, Source
 
 if TYPE_CHECKING:
     from resnet_cli.classifier import Classifier
+    from resnet_cli.decode import ResizeMode
 
 DEFAULT_CHUNK_SIZE = 64
 CONNECT_TIMEOUT = 30.0
@@ -195,29 +196,39 @@ def _load(ref: ModelRef, blob: Blob | None) -> Classifier:
 
 
 def run_chunk(sources: list[Source], ref: ModelRef, blob: Blob | None, batch_size: int,
-              topk: int) -> list[Record]:
-    """On a worker: one record per source, in order, by the local engine."""
+              topk: int, resize: ResizeMode | None = None) -> list[Record]:
+    """On a worker: one record per source, in order, by the local engine.
+
+    ``resize``: the client's ``--resize``, else the model's own default."""
     from resnet_cli import engine, settings
 
     classifier = classifier_for(ref, blob)
-    preprocess = _test_crash_hook(classifier.preprocess)
+    preprocess = classifier.preprocess
+    if resize is not None:
+        preprocess = replace(preprocess, resize_mode=resize)
     with _run_lock:
         return list(engine.classify(sources, classifier, batch_size, settings.current().cores,
-                                    topk, preprocess))
+                                    topk, _test_hooks(preprocess)))
 
 
-def _test_crash_hook(preprocess: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Tests only: with RESNET_TEST_HOOKS=1, decoding a path containing
-    $RESNET_TEST_CRASH_ON ends the worker process at once, as a decoder crash would."""
-    marker = os.environ.get("RESNET_TEST_CRASH_ON")
-    if os.environ.get("RESNET_TEST_HOOKS") != "1" or not marker:
+def _test_hooks(preprocess: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Tests only, with RESNET_TEST_HOOKS=1: decoding a path containing
+    $RESNET_TEST_CRASH_ON ends the worker process at once, as a decoder crash would; one
+    containing $RESNET_TEST_HOLD_ON waits (at most 5 minutes) until ``<path>.release``
+    exists, so that a test acts on a run that is surely still under way."""
+    if os.environ.get("RESNET_TEST_HOOKS") != "1":
         return preprocess
+    crash, hold = os.environ.get("RESNET_TEST_CRASH_ON"), os.environ.get("RESNET_TEST_HOLD_ON")
 
-    def crashing(path: str) -> Any:
-        if marker in path:
+    def hooked(path: str) -> Any:
+        if crash and crash in path:
             os._exit(70)
+        if hold and hold in path:
+            deadline = time.monotonic() + 300
+            while not os.path.exists(path + ".release") and time.monotonic() < deadline:
+                time.sleep(0.05)
         return preprocess(path)
-    return crashing
+    return hooked
 
 
 # ---------------------------------------------------------------- client: the run
@@ -243,7 +254,8 @@ def connect(scheduler: str) -> Any:
 
 
 def check_workers(client: Any) -> None:
-    """Wait for a worker; every worker must run this client's resnet-cli version."""
+    """Wait for a worker; every worker must run this client's resnet-cli version (one that
+    cannot answer because its connection closed is leaving, and is not held against it)."""
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT)
     except TimeoutError:
@@ -254,6 +266,8 @@ def check_workers(client: Any) -> None:
         if isinstance(version, importlib.metadata.PackageNotFoundError):
             raise ResnetError(f"Dask worker {worker} does not have resnet-cli installed: "
                               f"{_INSTALL} on every worker")
+        if isinstance(version, OSError):
+            continue  # leaving as it was asked (killed, restarting): Dask reruns its work
         if isinstance(version, BaseException):
             raise ResnetError(f"Dask worker {worker} cannot report its resnet-cli version: "
                               f"{type(version).__name__}: {version}")
@@ -299,11 +313,13 @@ class Run:
     """One classification run on a cluster: connect, check workers, ship the model."""
 
     def __init__(self, client: Any, ref: ModelRef, blob: Blob,
-                 task: Callable[..., list[Record]] = run_chunk) -> None:
+                 task: Callable[..., list[Record]] = run_chunk,
+                 resize: ResizeMode | None = None) -> None:
         self.client = client
         self.address = client.scheduler.address
         self.ref = ref
         self.task = task
+        self.resize = resize
         self.id = uuid.uuid4().hex[:8]
         held = client.run(holds, ref, on_error="return")
         everywhere = all(value is True for value in held.values())
@@ -327,7 +343,7 @@ class Run:
 
         def submit(index: int, key: tuple[int, ...], part: _Part) -> None:
             part.future = self.client.submit(
-                self.task, part.sources, self.ref, self.blob, batch_size, topk,
+                self.task, part.sources, self.ref, self.blob, batch_size, topk, self.resize,
                 key=f"resnet-{self.id}-{index}-{'.'.join(map(str, key))}",
                 priority=-index, pure=False)
             owner[part.future.key] = (index, key)
@@ -371,6 +387,8 @@ class Run:
         A worker that dies after finishing, before the result is fetched, only delays it:
         ``result()`` waits while Dask computes the part again.
         """
+        from asyncio import CancelledError
+
         from distributed import KilledWorker
 
         try:
@@ -378,7 +396,7 @@ class Run:
             return []
         except KilledWorker:
             pass
-        except Exception as error:
+        except (Exception, CancelledError) as error:  # a lost scheduler cancels every future
             if self.client.status != "running" or future.cancelled():
                 raise ResnetError(f"lost the Dask scheduler at {self.address}; every record "
                                   f"before this point was written") from None
@@ -423,12 +441,13 @@ def _batched(items: Iterable[Source], size: int) -> Iterator[list[Source]]:
 
 
 def classify(scheduler: str, sources: Iterable[Source], ref: ModelRef, blob: Blob,
-             batch_size: int, topk: int, chunk_size: int = DEFAULT_CHUNK_SIZE
-             ) -> Iterator[Record]:
+             batch_size: int, topk: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
+             resize: ResizeMode | None = None) -> Iterator[Record]:
     """Records for ``sources`` from the cluster at ``scheduler``; the client closes at the end."""
     client = connect(scheduler)
     try:
         check_workers(client)
-        yield from Run(client, ref, blob).classify(sources, batch_size, topk, chunk_size)
+        run = Run(client, ref, blob, resize=resize)
+        yield from run.classify(sources, batch_size, topk, chunk_size)
     finally:
         client.close()

@@ -12,79 +12,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from daskcluster import Cluster, launch
 from helpers import SQUEEZE, invoke, jsonl
 
 pytestmark = pytest.mark.slow  # minutes: Dask processes start, workers are killed and restart
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
 
-BIN = Path(sys.executable).parent
-POISON = "POISON"
-# Flaky: failed in one clean-clone CI run on 2026-11-29, passed in the next (issue 15 stays open).
-UNDIAGNOSED = pytest.mark.skip(reason="flaky in clean-clone CI runs, cause not yet found")
+POISON = "POISON"  # an input whose decoding ends the worker process (test hook)
+HOLD = "HOLD"  # an input whose decoding waits for <path>.release (test hook)
 
 
-@dataclass
-class Cluster:
-    address: str
-    env: dict[str, str]
-    scheduler: subprocess.Popen
-    workers: list[subprocess.Popen]
-
-    def worker_pids(self) -> list[int]:
-        """The worker processes (children of each `dask worker` nanny), not the nannies."""
-        return [c.pid for w in self.workers for c in psutil.Process(w.pid).children()
-                if "spawn_main" in " ".join(c.cmdline())]  # not the resource tracker
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen([str(BIN / "dask"), *args], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()
-            proc.kill()
-            proc.wait()
-
-
-def launch(root: Path, env: dict[str, str], workers: int, worker_env: dict[str, str] | None
-           = None) -> Cluster:
-    """`dask scheduler` and ``workers`` x `dask worker --nthreads 1`, ready to use."""
-    root.mkdir(parents=True, exist_ok=True)
-    file = root / "scheduler.json"
-    scheduler = start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                       "--scheduler-file", str(file)], env, root / "scheduler.log")
-    procs = [scheduler]
-    try:
-        for _ in range(1200):  # two minutes: a loaded CI machine starts Python slowly
-            if file.exists() and file.stat().st_size:
-                break
-            time.sleep(0.1)
-        address = json.loads(file.read_text())["address"]
-        for i in range(workers):
-            procs.append(start(["worker", address, "--nthreads", "1", "--host", "127.0.0.1",
-                                "--no-dashboard", "--name", f"w{i}"],
-                               {**env, **(worker_env or {})}, root / f"worker{i}.log"))
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(workers, timeout=120)
-    except BaseException:
-        stop(procs)
-        raise
-    return Cluster(address, env, scheduler, procs[1:])
+def worker_pids(cluster: Cluster) -> list[int]:
+    """The worker processes (children of each `dask worker` nanny), not the nannies."""
+    return [c.pid for w in cluster.workers for c in psutil.Process(w.pid).children()
+            if "spawn_main" in " ".join(c.cmdline())]  # not the resource tracker
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +38,7 @@ def cluster_env(s3_env, tmp_path_factory) -> dict[str, str]:
             "RESNET_HOME": str(tmp_path_factory.mktemp("worker-home")),
             "RESNET_WORKER_THREADS": "1", "OMP_NUM_THREADS": "1",
             "RESNET_TEST_HOOKS": "1", "RESNET_TEST_CRASH_ON": POISON,
+            "RESNET_TEST_HOLD_ON": HOLD, "RESNET_TIMEOUT": "5",
             # one retry after a worker dies, then the chunk is split (keeps the test short)
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
 
@@ -101,7 +47,7 @@ def cluster_env(s3_env, tmp_path_factory) -> dict[str, str]:
 def dask_cluster(cluster_env, tmp_path_factory) -> Iterator[Cluster]:
     cluster = launch(tmp_path_factory.mktemp("cluster"), cluster_env, workers=2)
     yield cluster
-    stop([*cluster.workers, cluster.scheduler])
+    cluster.stop()
 
 
 def spawn(cluster: Cluster, *args: str, stdin: int | None = None) -> subprocess.Popen:
@@ -173,7 +119,7 @@ def test_records_equal_the_local_engines(dask_cluster, photo_set):
 def test_a_worker_killed_mid_run_costs_nothing(dask_cluster, photo_set):
     proc = spawn(dask_cluster, "--chunk-size", "2", str(photo_set))
     first = proc.stdout.readline()  # the run is under way on both workers
-    os.kill(dask_cluster.worker_pids()[0], signal.SIGKILL)
+    os.kill(worker_pids(dask_cluster)[0], signal.SIGKILL)
     records, err = finish(proc, first)
     assert_same(records, local(str(photo_set))[1])
     assert proc.returncode == 1, err  # 1: the broken files, each reported once
@@ -193,33 +139,46 @@ def test_an_input_that_kills_every_worker_is_isolated(dask_cluster, photo_set, t
     assert code == 1, err
 
 
-@UNDIAGNOSED
-def test_ctrl_c_cancels_the_runs_work_on_the_cluster(dask_cluster, photo_set):
-    proc = spawn(dask_cluster, "--chunk-size", "1", str(photo_set))
-    proc.stdout.readline()
+@pytest.fixture
+def held_set(photos, tmp_path) -> Iterator[Path]:
+    """Four photos; the second one's decoding waits (test hook) until this test ends, so the
+    run is surely under way, its first record written, whatever the machine's load."""
+    names = ("coffee", "chelsea", "rocket", "grace_hopper")
+    for i, name in enumerate(names):
+        shutil.copy(photos[name], tmp_path / f"{i}_{HOLD if i == 1 else ''}{name}.png")
+    yield tmp_path
+    (tmp_path / f"1_{HOLD}chelsea.png.release").touch()  # the worker's thread goes on
+
+
+def test_ctrl_c_cancels_the_runs_work_on_the_cluster(dask_cluster, held_set):
+    proc = spawn(dask_cluster, "--chunk-size", "1", str(held_set))
+    first = proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
-    _, err = finish(proc)
+    records, err = finish(proc, first)
     assert proc.returncode == 130, err
-    with distributed.Client(dask_cluster.address, timeout=30) as client:
-        deadline = time.monotonic() + 30
+    assert [Path(r["path"]).name for r in records] == ["0_coffee.png"]
+    with distributed.Client(dask_cluster.address, timeout=60) as client:
+        deadline = time.monotonic() + 120
         while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
             assert time.monotonic() < deadline, "the run's tasks are still on the cluster"
             time.sleep(0.2)
 
 
-@UNDIAGNOSED
-def test_losing_the_scheduler_is_exit_2_with_records_kept(cluster_env, photo_set, tmp_path):
-    own = launch(tmp_path / "c", cluster_env, workers=1)
+def test_losing_the_scheduler_is_exit_2_with_records_kept(cluster_env, held_set,
+                                                          tmp_path_factory):
+    own = launch(tmp_path_factory.mktemp("own"), cluster_env, workers=1)
     try:
-        proc = spawn(own, "--chunk-size", "1", str(photo_set))
+        proc = spawn(own, "--chunk-size", "1", str(held_set))
         first = proc.stdout.readline()
         own.scheduler.kill()
         records, err = finish(proc, first)
     finally:
-        stop([*own.workers, own.scheduler])
-    assert_same(records, local(str(photo_set))[1][: len(records)])
-    assert proc.returncode == 2
-    assert "lost the Dask scheduler" in err.splitlines()[-1]
+        own.stop()
+    assert_same(records, local(str(held_set / "0_coffee.png"))[1])
+    assert proc.returncode == 2, err
+    assert err.strip().splitlines()[-1] == (
+        f"Error: lost the Dask scheduler at {own.address}; every record before this point "
+        "was written"), err
 
 
 def test_a_worker_with_another_version_is_one_clear_error(cluster_env, photo_set, tmp_path):
@@ -233,14 +192,13 @@ def test_a_worker_with_another_version_is_one_clear_error(cluster_env, photo_set
     try:
         code, records, err = on_cluster(own, str(photo_set))
     finally:
-        stop([*own.workers, own.scheduler])
+        own.stop()
     assert code == 2 and records == []
     assert err.strip().splitlines() == [
         f"Error: Dask worker {err.split('Dask worker ')[1].split()[0]} has resnet-cli 0.0.1, "
         "this client 0.1.0: install the same version everywhere"]
 
 
-@UNDIAGNOSED
 def test_weights_a_worker_lacks_are_shipped_and_loaded_once(dask_cluster, photos, tmp_path,
                                                            resnet18_params):
     for name in ("coffee", "chelsea", "rocket"):
@@ -258,3 +216,41 @@ def test_weights_a_worker_lacks_are_shipped_and_loaded_once(dask_cluster, photos
         held = client.run(lambda: list(__import__("resnet_cli.cluster").cluster._models))
     sha = hashlib.sha256(resnet18_params.read_bytes()).hexdigest()
     assert sha in [key for keys in held.values() for key in keys]
+
+
+def test_workers_read_object_storage_and_http_as_the_local_run_does(dask_cluster, bucket, site,
+                                                                     setenv):
+    """Prefixes listed by the client, objects read by the workers: a missing key, a missing
+    bucket, a refused and a slow HTTP request (timeout) are the same error records."""
+    s3, _ = bucket
+    http, _ = site
+    inputs = [s3, s3 + "missing.jpg", "s3://no-such-bucket/x.jpg", http + "set/",
+              http + "set/nope.jpg", http + "denied/x.jpg", http + "slow/x.jpg"]
+    code, records, err = on_cluster(dask_cluster, "--chunk-size", "2", *inputs)
+    setenv("RESNET_TIMEOUT", dask_cluster.env["RESNET_TIMEOUT"])
+    local_code, expected = local(*inputs)
+    assert_same(records, expected)
+    errors = {r["path"]: r.get("error") for r in records}
+    assert errors[s3 + "missing.jpg"] == errors[http + "set/nope.jpg"] == "no such object"
+    assert errors[http + "denied/x.jpg"] == "access denied"
+    assert errors[http + "slow/x.jpg"] == "timed out after 5 s"
+    assert sum("predictions" in r for r in records) == 4  # two photos behind each prefix
+    assert code == local_code == 1, err
+    assert "test-secret-c0ffee" not in err + json.dumps(records)
+
+
+def test_resize_mode_reaches_the_workers(dask_cluster, photos, tmp_path):
+    """A 6x photo, decoded shrunk (fast) or at full size (exact): each mode's records equal
+    the local run's, and the modes differ, so the workers did not ignore the option."""
+    from PIL import Image
+
+    with Image.open(photos["coffee"]) as img:
+        img.convert("RGB").resize((img.width * 6, img.height * 6), Image.BICUBIC).save(
+            tmp_path / "huge.jpg", quality=95)
+    results = {}
+    for mode in ("fast", "exact"):
+        code, records, err = on_cluster(dask_cluster, "--resize", mode, str(tmp_path))
+        assert code == 0, err
+        assert_same(records, local("--resize", mode, str(tmp_path))[1])
+        results[mode] = records[0]["predictions"][0]["probability"]
+    assert results["fast"] != pytest.approx(results["exact"], abs=1e-6)
