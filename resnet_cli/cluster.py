@@ -240,17 +240,26 @@ def connect(scheduler: str) -> Any:
         from distributed import Client
     except ImportError:
         raise ResnetError(f"--scheduler needs Dask's distributed: {_INSTALL}") from None
-    import logging
-
-    # Dask logs what it handles itself (a result lost with its worker is recomputed):
-    # stderr keeps only what the user must act on.
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    _quiet_dask_logs()
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ResnetError(f"cannot reach the Dask scheduler at {scheduler}: "
                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                           ) from None
+
+
+def _quiet_dask_logs() -> None:
+    """No Dask log lines on the client's stderr: what Dask handles itself (a result lost
+    with its worker is recomputed) needs no word, and what ends the run (a lost scheduler,
+    whose reconnection Dask logs with a traceback when the client closes) is this tool's
+    one-line error.  Dask configures several loggers, each with its own level."""
+    import logging
+
+    import distributed  # noqa: F401  (its logging configuration is applied on import)
+
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def check_workers(client: Any) -> None:
