@@ -30,8 +30,8 @@ DEFAULT_BATCH_SIZE = 16
 def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = None,
          model_dir: str | os.PathLike[str] | None = None, *, fuse: bool = True,
          resize: ResizeMode | None = None, progress: bool = False, notify: Notify = quiet,
-         engine: str | None = None
-         ) -> Classifier:
+         engine: str | None = None, precision: str | None = None,
+         batch_size: int = DEFAULT_BATCH_SIZE) -> Classifier:
     """A ready classifier: from a ``resnet build`` directory, or a model name (with
     ``weights`` as its ``.params``, else the bundled or cached file, fetched if needed).
 
@@ -39,12 +39,15 @@ def load(model: str = DEFAULT_MODEL, weights: str | os.PathLike[str] | None = No
     every image at full size (default: the model directory's setting, else "fast", which
     decodes large photos shrunk; see decode.py); ``progress`` draws download bars and
     ``notify`` receives messages about fetching. ``engine``: mxnet (default), onnxruntime
-    or openvino (see :mod:`resnet_cli.engines`).
+    or openvino, or auto: the fastest for ``batch_size`` here (see
+    :mod:`resnet_cli.engines`); ``precision="int8"`` runs that engine's int8 model from
+    ``model_dir``.
     """
     from resnet_cli import engines
 
     classifier = engines.load(engine, model, weights, model_dir, progress=progress,
-                              notify=notify, fuse=fuse)
+                              notify=notify, fuse=fuse, precision=precision,
+                              batch_size=batch_size)
     if resize is not None:
         classifier.preprocess = replace(classifier.preprocess, resize_mode=resize)
     return classifier

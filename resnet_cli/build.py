@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -57,9 +58,10 @@ def build_network(model: str, classes: int, weights_path: Path | None
 
 
 def calibration_tensors(images: Path, preprocess: Preprocessing, limit: int,
-                        warn: Callable[[str], None]) -> np.ndarray:
-    """Up to ``limit`` preprocessed images from a folder; unreadable ones are skipped."""
-    tensors = []
+                        warn: Callable[[str], None]) -> tuple[np.ndarray, list[str]]:
+    """Up to ``limit`` preprocessed images from a folder and their paths; unreadable ones
+    are skipped."""
+    tensors, used = [], []
     for source in inputs.expand([str(images)]):
         if len(tensors) >= limit:
             break
@@ -67,11 +69,39 @@ def calibration_tensors(images: Path, preprocess: Preprocessing, limit: int,
             if source.error:
                 raise InputError(source.error)
             tensors.append(preprocess(source.path))
+            used.append(str(source.path))
         except InputError as exc:
             warn(f"calibration: skipping {source.path}: {exc}")
     if not tensors:
         raise ResnetError(f"no readable images to calibrate with in {images}")
-    return np.stack(tensors)
+    return np.stack(tensors), used
+
+
+def true_classes(paths: list[str], classes: int) -> np.ndarray:
+    """Each calibration image's ImageNet class from its name or folder (-1: unknown), so
+    int8 accuracy can be checked against fp32's."""
+    from resnet_cli.evaluation import Labeller
+
+    if classes != 1000:
+        return np.full(len(paths), -1)
+    label = Labeller(modeldir.class_table(classes))
+    return np.array([-1 if (c := label(p)) is None else c for p in paths])
+
+
+def onnx_int8(net: Any, model: str, crop: int, tensors: np.ndarray, check: np.ndarray,
+              labels: np.ndarray, folder: Path) -> list[Any]:
+    """Each installed ONNX engine's own int8 model of ``net`` in ``folder``; refused ones
+    are reported, not written."""
+    from resnet_cli import onnx_export
+    from resnet_cli.engines import int8
+
+    engines = [e for e in int8.FILES if int8.available(e)]
+    if not engines:
+        raise ResnetError("int8 for the ONNX engines needs one of them: "
+                          f"{int8.INSTALL['onnxruntime']} or {int8.INSTALL['openvino']}")
+    fp32 = folder / "fp32.onnx"
+    fp32.write_bytes(onnx_export.from_mxnet(net, crop, model).SerializeToString())
+    return [int8.quantize(e, fp32, folder, tensors, check, labels) for e in engines]
 
 
 def classifier_head(net: Any) -> list[str]:
@@ -129,31 +159,51 @@ class BuildResult:
     fresh: list[str]  # parameters not taken from the weights
     agreement: float | None = None  # int8 vs fp32 top-1 on the calibration images
     calibration_images: int = 0
+    engines_int8: tuple[Any, ...] = ()  # engines.int8.Int8Result per ONNX engine
 
 
 def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               calibrate: Path | None, calibration_images: int,
               warn: Callable[[str], None], resize_mode: ResizeMode = DEFAULT_RESIZE,
-              formats: tuple[str, ...] = ("mxnet",)
+              formats: tuple[str, ...] = ("mxnet",), validate: Path | None = None
               ) -> BuildResult:
-    """Build, optionally quantize (when ``calibrate`` names an image folder), export."""
-    if calibrate is not None and formats != ("mxnet",):
-        raise ResnetError("--int8 writes MXNet's int8 graph only: use --format mxnet")
+    """Build, optionally quantize (when ``calibrate`` names an image folder), export.
+
+    int8 with ``--format mxnet`` is MXNet's int8 graph; with ``--format onnx`` the fp32
+    ONNX model plus each installed engine's own int8 model that keeps accuracy on the
+    ``validate`` images (default: the calibration images).
+    """
+    if calibrate is not None and formats not in (("mxnet",), ("onnx",)):
+        raise ResnetError("--int8 quantizes one format: --format mxnet (MXNet's int8 graph) "
+                          "or --format onnx (each ONNX engine's own int8 model)")
     with contextlib.ExitStack() as stack:  # a .pth/.safetensors is converted, then removed
         gluon = stack.enter_context(loadable(model, weights_path)) if weights_path else None
         net, fresh = build_network(model, classes, gluon)
-    preprocessing = replace(Preprocessing.of(registry.get(model)), resize_mode=resize_mode)
-    extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
-    agreement, count = None, 0
-    if calibrate is not None:
-        tensors = calibration_tensors(calibrate, preprocessing, calibration_images, warn)
-        fp32_top1 = top1(net, tensors)
-        net = quantize(net, tensors)
-        agreement, count = float((top1(net, tensors) == fp32_top1).mean()), len(tensors)
-        extra["calibration"] = {"images": count, "mode": "entropy",
-                                "top1_agreement": agreement}
-    int8 = calibrate is not None
-    path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
-                           architecture=model, classes=classes, preprocessing=preprocessing,
-                           int8=int8, extra=extra, formats=formats)
-    return BuildResult(path, fresh, agreement, count)
+        preprocessing = replace(Preprocessing.of(registry.get(model)), resize_mode=resize_mode)
+        extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
+        agreement, count, results, attach = None, 0, [], {}
+        if calibrate is not None:
+            tensors, used = calibration_tensors(calibrate, preprocessing, calibration_images,
+                                                warn)
+            count = len(tensors)
+        if calibrate is not None and formats == ("onnx",):
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            check, checked = (calibration_tensors(validate, preprocessing, calibration_images,
+                                                  warn) if validate else (tensors, used))
+            results = onnx_int8(net, model, preprocessing.crop, tensors, check,
+                                true_classes(checked, classes), folder)
+            extra["onnx_int8"] = {r.engine: r.as_dict() for r in results}
+            attach = {name: folder / name for r in results if not r.refused
+                      for name in r.files}
+        elif calibrate is not None:
+            fp32_top1 = top1(net, tensors)
+            net = quantize(net, tensors)
+            agreement = float((top1(net, tensors) == fp32_top1).mean())
+            extra["calibration"] = {"images": count, "mode": "entropy",
+                                    "top1_agreement": agreement}
+        int8 = calibrate is not None and formats == ("mxnet",)
+        path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
+                               architecture=model, classes=classes,
+                               preprocessing=preprocessing, int8=int8, extra=extra,
+                               formats=formats, attach=attach)
+    return BuildResult(path, fresh, agreement, count, tuple(results))

@@ -44,6 +44,10 @@ def top_k(probabilities: np.ndarray, k: int,
 class Classifier:
     """A hybridized network, its class names and the preprocessing its inputs need."""
 
+    engine = "mxnet"  # what runs the network (resnet_cli.engines)
+    precision = "fp32"
+    choice: Any = None  # with --engine auto: the measured choice (engines.auto.Choice)
+
     def __init__(self, name: str, net: Any, classes: tuple[ImageNetClass, ...],
                  preprocess: Preprocessing) -> None:
         self.name = name
@@ -85,7 +89,11 @@ class Classifier:
             net.hybridize(static_alloc=True, static_shape=True)
         else:
             optimize(net, description.input_size[1])
-        return cls(description.name, net, description.classes, description.preprocessing)
+        classifier = cls(description.name, net, description.classes,
+                         description.preprocessing)
+        if description.metadata.get("int8"):
+            classifier.precision = "int8"
+        return classifier
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         mx = mxnet()

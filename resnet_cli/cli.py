@@ -53,13 +53,17 @@ def cli() -> None:
     """Classify images with ImageNet models (ResNet and the Gluon model zoo) on MXNet."""
 
 
-ENGINE_CHOICES = ("mxnet", "onnxruntime", "openvino")
+ENGINE_CHOICES = ("mxnet", "onnxruntime", "openvino", "auto")
 
 
 def engine_option(f: Any) -> Any:
+    f = click.option("--precision", type=click.Choice(("fp32", "int8")), default=None,
+                     help="int8: the engine's own int8 model from the model dir (resnet "
+                          "build --format onnx --int8) [default: fp32; with auto: either].")(f)
     return click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=None,
-                        help="What runs the network [default: mxnet, or an installed ONNX "
-                             "engine for a model dir holding only ONNX].")(f)
+                        help="What runs the network; auto: the fastest here, measured once "
+                             "and cached [default: mxnet, or an installed ONNX engine for a "
+                             "model dir holding only ONNX].")(f)
 
 
 def model_options(f: Any) -> Any:
@@ -103,14 +107,15 @@ def engine_options(f: Any) -> Any:
 
 def load_classifier(model: str, weights: str | None, model_dir: str | None,
                     quiet: bool = False, fuse: bool = True, resize_mode: Any = None,
-                    engine: str | None = None
-                    ) -> Classifier:
+                    engine: str | None = None, precision: str | None = None,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> Classifier:
     """``resnet_cli.load`` with download progress and messages on stderr."""
     from resnet_cli import api
 
     if model_dir is not None:
         reject_with_model_dir(model_dir, weights)
     return api.load(model, weights, model_dir, fuse=fuse, resize=resize_mode, engine=engine,
+                    precision=precision, batch_size=batch_size,
                     progress=not quiet and sys.stderr.isatty(), notify=stderr_notifier(quiet))
 
 
@@ -133,7 +138,8 @@ Backend = Callable[["Iterable[Source]", int, Any], "Iterator[Record]"]  # source
 def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: bool,
                  scheduler: str | None, chunk_size: int, batch_size: int,
                  workers: int | None, report_dir: str | None, resize_mode: Any = None,
-                 engine: str | None = None) -> tuple[str, Backend]:
+                 engine: str | None = None, precision: str | None = None
+                 ) -> tuple[str, Backend]:
     """The model's name and what turns sources into records: this machine (on ``engine``),
     or the Dask cluster named by ``--scheduler`` or Dask's own configuration (MXNet)."""
     from resnet_cli import cluster
@@ -142,8 +148,9 @@ def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: 
     if address:
         if report_dir is not None:  # its thumbnails come from decoding on this machine
             raise click.UsageError("--report works on this machine only, not with a scheduler")
-        if engine not in (None, "mxnet"):  # Dask workers load models with MXNet
-            raise click.UsageError(f"--engine {engine} works on this machine only, "
+        if engine not in (None, "mxnet") or precision == "int8":  # workers load MXNet fp32
+            given = f"--engine {engine}" if engine not in (None, "mxnet") else "--precision int8"
+            raise click.UsageError(f"{given} works on this machine only, "
                                    "not with a scheduler")
         ref, blob = cluster.model_files(model, weights, model_dir, stderr_notifier(quiet))
         return ref.name, lambda sources, k, _report: cluster.classify(
@@ -151,7 +158,7 @@ def open_backend(model: str, weights: str | None, model_dir: str | None, quiet: 
     from resnet_cli import api
 
     classifier = load_classifier(model, weights, model_dir, quiet, resize_mode=resize_mode,
-                                 engine=engine)
+                                 engine=engine, precision=precision, batch_size=batch_size)
 
     def local(sources: Iterable[Source], k: int, report: Any) -> Iterator[Record]:
         preprocess = report.thumbnails(classifier.preprocess) if report is not None else None
@@ -230,7 +237,8 @@ def stderr_notifier(quiet: bool = False) -> Callable[[str], None]:
 @report_option
 @engine_options
 def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
-                    model_dir: str | None, engine: str | None, topk: int, fmt: str,
+                    model_dir: str | None, engine: str | None, precision: str | None,
+                    topk: int, fmt: str,
                     report_dir: str | None, batch_size: int, workers: int | None,
                     pattern: str | None, null: bool, quiet: bool, scheduler: str | None,
                     chunk_size: int, resize_mode: str | None) -> None:
@@ -242,7 +250,8 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.output import make_writer
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir, resize_mode, engine)
+                                 batch_size, workers, report_dir, resize_mode, engine,
+                                 precision)
     report = open_report(report_dir, "predict", name)
     stdout = sys.stdout
     writer = make_writer(fmt, stdout, topk, terminal=stdout.isatty())
@@ -266,7 +275,7 @@ def predict_command(inputs: tuple[str, ...], model: str, weights: str | None,
 @report_option
 @engine_options
 def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
-                 model_dir: str | None, engine: str | None, fmt: str,
+                 model_dir: str | None, engine: str | None, precision: str | None, fmt: str,
                  report_dir: str | None, batch_size: int, workers: int | None,
                  pattern: str | None, null: bool, quiet: bool, scheduler: str | None,
                  chunk_size: int, resize_mode: str | None) -> None:
@@ -282,7 +291,8 @@ def eval_command(inputs: tuple[str, ...], model: str, weights: str | None,
     from resnet_cli.report import Labels
 
     name, backend = open_backend(model, weights, model_dir, quiet, scheduler, chunk_size,
-                                 batch_size, workers, report_dir, resize_mode, engine)
+                                 batch_size, workers, report_dir, resize_mode, engine,
+                                 precision)
     classes = imagenet_classes()
     labeller = Labeller(classes)
     html = open_report(report_dir, "eval", name, Labels(labeller, classes))
@@ -478,6 +488,9 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
 @click.option("--int8", is_flag=True, help="Quantize to int8 (oneDNN), calibrated on images.")
 @click.option("--calibrate", type=click.Path(exists=True, file_okay=False),
               help="Folder of real images for int8 calibration.")
+@click.option("--validate", type=click.Path(exists=True, file_okay=False),
+              help="Labelled images the ONNX engines' int8 models are checked on "
+                   "[default: the calibration images].")
 @click.option("--calibration-images", type=click.IntRange(1), default=1000,
               show_default=True, help="At most this many calibration images.")
 @click.option("--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default="fast",
@@ -491,7 +504,7 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
 @click.option("--force", is_flag=True, help="Overwrite --out if it already holds files.")
 def build_command(resnet_depth: str | None, model: str | None, classes: int,
                   weights: str | None, pretrained: bool, random_init: bool, int8: bool,
-                  calibrate: str | None, calibration_images: int,
+                  calibrate: str | None, validate: str | None, calibration_images: int,
                   formats: tuple[str, ...], out: str, force: bool, resize_mode: Any) -> None:
     """Build a network, load weights and export a self-contained model directory.
 
@@ -516,14 +529,20 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
         locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
         if pretrained else None)
     calibration = Path(calibrate) if int8 else None
+    if validate and (not int8 or formats != ("onnx",)):
+        raise click.UsageError("--validate checks the ONNX engines' int8 models: "
+                               "use it with --int8 --format onnx")
     result = build_dir(name, classes, source, Path(out), calibration,
-                               calibration_images, stderr_notifier(), resize_mode, formats)
+                       calibration_images, stderr_notifier(), resize_mode, formats,
+                       Path(validate) if validate else None)
     if source is not None and result.fresh:
         click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
                    err=True)
     if result.agreement is not None:
         click.echo(f"int8 top-1 agreement with fp32 on {result.calibration_images} "
                    f"calibration images: {100 * result.agreement:.1f}%")
+    for engine_result in result.engines_int8:
+        click.echo(engine_result.text())
     click.echo(str(result.path))
 
 
@@ -540,8 +559,8 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
 @click.option("--plain", is_flag=True, help="Skip oneDNN fusion (the reference fp32 path).")
 @resize_option
 def bench_command(model: str, weights: str | None, model_dir: str | None, engine: str | None,
-                  batch_size: int, images: str | None, repeats: int, workers: int | None,
-                  plain: bool, resize_mode: str | None) -> None:
+                  precision: str | None, batch_size: int, images: str | None, repeats: int,
+                  workers: int | None, plain: bool, resize_mode: str | None) -> None:
     """Images per second: model only (warm-up excluded, median of repeats), and with
     --images, end to end from files to records."""
     from pathlib import Path
@@ -549,11 +568,14 @@ def bench_command(model: str, weights: str | None, model_dir: str | None, engine
     from resnet_cli import bench, settings
 
     classifier = load_classifier(model, weights, model_dir, fuse=not plain,
-                                 resize_mode=resize_mode, engine=engine)
+                                 resize_mode=resize_mode, engine=engine,
+                                 precision=precision, batch_size=batch_size)
     cores = settings.current().cores
     click.echo(f"{classifier.name}, batch {batch_size}, OMP threads "
                f"{settings.current().threads}, {cores} cores, "
-               f"engine {getattr(classifier, 'engine', 'mxnet')}")
+               f"engine {classifier.engine} {classifier.precision}")
+    if classifier.choice is not None:
+        click.echo(classifier.choice.why())
     folder = Path(images) if images else None
     runs = {"model-only": bench.model_only(classifier,
                                            bench.batch_of(classifier, batch_size, folder))}

@@ -15,6 +15,7 @@ import json
 import math
 import platform
 import re
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ ONNX = "model.onnx"
 SUMS = "SHA256SUMS"
 REQUIRED = (LABELS, METADATA)
 FORMATS = {"mxnet": (SYMBOL, PARAMS), "onnx": (ONNX,)}
+# Each ONNX engine's own int8 model (resnet build --format onnx --int8), when it kept accuracy.
+INT8_FILES = {"onnxruntime": ("model-int8.onnx",),
+              "openvino": ("openvino-int8.xml", "openvino-int8.bin")}
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,10 @@ def _write_labels(path: Path, classes: tuple[ImageNetClass, ...]) -> None:
 
 def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
            preprocessing: Preprocessing, int8: bool, extra: dict[str, Any] | None = None,
-           formats: tuple[str, ...] = ("mxnet",)) -> Path:
-    """Export ``net`` to ``out`` in ``formats`` with labels, metadata and checksums."""
+           formats: tuple[str, ...] = ("mxnet",), attach: dict[str, Path] | None = None
+           ) -> Path:
+    """Export ``net`` to ``out`` in ``formats`` with labels, metadata and checksums;
+    ``attach``: further files (name: source) copied in and covered by the checksums."""
     mx = mxnet()
     out.mkdir(parents=True, exist_ok=True)
     resize, crop = preprocessing.resize, preprocessing.crop
@@ -116,7 +122,9 @@ def export(net: Any, out: Path, *, name: str, architecture: str, classes: int,
         **extra,
     }
     (out / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
-    files = [f for fmt in formats for f in FORMATS[fmt]] + list(REQUIRED)
+    for name, source in (attach or {}).items():
+        shutil.copyfile(source, out / name)
+    files = [f for fmt in formats for f in FORMATS[fmt]] + list(attach or {}) + list(REQUIRED)
     sums = "".join(f"{sha256_file(out / f)}  {f}\n" for f in files)
     (out / SUMS).write_text(sums)
     return out
@@ -182,6 +190,9 @@ def read_dir(path: Path) -> ModelDir:
         raise ResnetError(f"model dir {path}: {METADATA} is not JSON ({exc})") from None
     if (problem := metadata_problem(metadata)) is not None:
         raise ResnetError(f"model dir {path}: {METADATA}: {problem}")
+    uncovered = set(int8_files(metadata)) - set(_read_sums(path))
+    if uncovered:
+        raise ResnetError(f"model dir {path}: {SUMS} does not cover {min(uncovered)}")
     classes = _parse_labels(path, _read_text(path, LABELS))
     if len(classes) != metadata["classes"]:
         raise ResnetError(f"model dir {path}: {LABELS} has {len(classes)} classes, "
@@ -198,6 +209,25 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def int8_problem(made: Any) -> str | None:
+    """What is wrong with metadata.json's ``onnx_int8`` (engine: how its int8 model went)."""
+    if not isinstance(made, dict):
+        return "onnx_int8 is not an object"
+    for engine, entry in made.items():
+        if engine not in INT8_FILES or not isinstance(entry, dict):
+            return f"onnx_int8.{engine!r:.40} is not an engine's int8 report"
+        refused, files = entry.get("refused"), entry.get("files")
+        if not ((refused is None and files == list(INT8_FILES[engine]))
+                or (isinstance(refused, str) and files is None)):
+            return f"onnx_int8.{engine}: files {files!r:.60} do not match refused {refused!r:.40}"
+    return None
+
+
+def int8_files(metadata: dict[str, Any]) -> list[str]:
+    """The int8 model files a directory's metadata says were written."""
+    return [f for entry in metadata.get("onnx_int8", {}).values() for f in entry["files"] or ()]
+
+
 def metadata_problem(metadata: Any) -> str | None:
     """What is wrong with a parsed metadata.json (type or range), or None."""
     if not isinstance(metadata, dict):
@@ -211,6 +241,8 @@ def metadata_problem(metadata: Any) -> str | None:
         return f"classes {classes!r:.40} is not an integer from 1 to {MAX_CLASSES}"
     if not isinstance(metadata.get("int8", False), bool):
         return "int8 is not true or false"
+    if (problem := int8_problem(metadata.get("onnx_int8", {}))) is not None:
+        return problem
     pre = metadata.get("preprocessing")
     if not isinstance(pre, dict):
         return "preprocessing is missing or not an object"

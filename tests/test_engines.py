@@ -238,7 +238,7 @@ def test_modeldir_needs_some_network(built, tmp_path):
 def test_cli_lists_every_engine():
     from resnet_cli.cli import ENGINE_CHOICES
 
-    assert engines.ENGINES == ENGINE_CHOICES
+    assert engines.CHOICES == ENGINE_CHOICES
 
 
 @pytest.mark.parametrize("command", ["predict", "eval"])

@@ -1,0 +1,215 @@
+"""Each ONNX engine's own int8 model behind an accuracy gate, and ``--engine auto``'s
+measured, cached choice, with the real engines on real photos.
+
+Tests of an optional engine skip when its extra is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import invoke
+
+import resnet_cli
+from resnet_cli import engines, modeldir
+from resnet_cli.engines import auto, int8
+
+pytest.importorskip("onnx")
+TOOLS = [e for e in engines.ONNX_ENGINES if int8.available(e)]
+if not TOOLS:
+    pytest.skip("no ONNX engine with an int8 tool installed", allow_module_level=True)
+
+# The class each photo shows, as folder names the labeller reads. SqueezeNet fp32 gets the
+# first two right (grace_hopper: bow tie, rocket: pole), so accuracy 50%.
+CLASSES = {"coffee": "espresso", "chelsea": "tiger cat", "grace_hopper": "military uniform",
+           "rocket": "missile"}
+
+
+def folder_of(tmp: Path, files: dict[str, Path]) -> Path:
+    """Links to ``files`` named ``name`` inside ``tmp`` (folders named after classes)."""
+    for name, source in files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).symlink_to(source)
+    return tmp
+
+
+def build_int8(out: Path, calibrate: Path, *more: str):
+    result = invoke("build", "-m", "squeezenet1.1", "--pretrained", "--format", "onnx",
+                    "--int8", "--calibrate", str(calibrate), "-o", str(out), *more)
+    assert result.exit_code == 0, result.output
+    return result, json.loads((out / modeldir.METADATA).read_text())["onnx_int8"]
+
+
+def assert_gate_kept(out: Path, report: dict, stdout: str) -> None:
+    """Refused exactly when top-1 dropped more than a point; only shipped files on disk,
+    every shipped one covered by SHA256SUMS."""
+    assert sorted(report) == TOOLS
+    sums = (out / modeldir.SUMS).read_text()
+    for engine, made in report.items():
+        line = next(x for x in stdout.splitlines() if x.startswith(f"{engine} int8"))
+        if made["top1_accuracy"] is not None:
+            lost = made["fp32_top1_accuracy"] - made["top1_accuracy"]
+            assert (made["refused"] is not None) == (lost > int8.MAX_DROP)
+        for name in modeldir.INT8_FILES[engine]:
+            assert (out / name).exists() == (made["refused"] is None)
+            assert (f"  {name}\n" in sums) == (made["refused"] is None)
+        assert ("REFUSED: " + str(made["refused"]) in line) == (made["refused"] is not None)
+
+
+@pytest.fixture(scope="module")
+def labelled_photos(tmp_path_factory, photos) -> Path:
+    return folder_of(tmp_path_factory.mktemp("labelled"),
+                     {f"{CLASSES[n]}/{p.name}": p for n, p in photos.items()})
+
+
+@pytest.fixture(scope="module")
+def accepted(tmp_path_factory, labelled_photos) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("models") / "sq-int8"
+    result, report = build_int8(out, labelled_photos)
+    assert_gate_kept(out, report, result.stdout)
+    return out, report
+
+
+def test_int8_that_keeps_accuracy_is_shipped_and_runs(accepted, labelled_photos):
+    """Each engine's int8 keeps fp32's two right answers: shipped, and it runs with the
+    recorded agreement, through the API and ``predict --precision int8``."""
+    out, report = accepted
+    paths = sorted(str(p) for p in labelled_photos.rglob("*.*"))
+    fp32 = [r[0].label for r in resnet_cli.load(model_dir=out).predict(paths)]
+    for engine, made in report.items():
+        assert made["images"] == 4 and made["refused"] is None
+        assert made["top1_accuracy"] == made["fp32_top1_accuracy"] == 0.5
+        clf = resnet_cli.load(model_dir=out, engine=engine, precision="int8")
+        assert (clf.engine, clf.precision) == (engine, "int8")
+        got = [r[0].label for r in clf.predict(paths)]
+        assert np.mean([a == b for a, b in zip(got, fp32, strict=True)]) == \
+            made["top1_agreement"]
+        records = json.loads(invoke("predict", "--model-dir", str(out), "--engine", engine,
+                                    "--precision", "int8", "-f", "json", *paths).stdout)
+        assert [r["predictions"][0]["label"] for r in records] == got
+
+
+def test_int8_without_labels_is_refused_and_says_why(tmp_path, photos):
+    out = tmp_path / "sq"
+    result, report = build_int8(out, folder_of(tmp_path / "unlabelled",
+                                               {p.name: p for p in photos.values()}))
+    assert_gate_kept(out, report, result.stdout)
+    for engine, made in report.items():
+        assert made["refused"].startswith("no image it was checked on is labelled")
+        failed = invoke("predict", "--model-dir", str(out), "--engine", engine,
+                        "--precision", "int8", str(photos["coffee"]))
+        assert failed.exit_code == 2
+        assert f"{engine}'s int8 model was refused when it was built: no image" in \
+            failed.stderr
+
+
+@pytest.mark.slow
+def test_int8_from_one_calibration_image_is_refused(tmp_path, sample_dir):
+    """Ranges from a single image clip the others' activations: checked on 100 labelled
+    sample images, every engine's int8 loses more than a point, and none is shipped."""
+    files = sorted(sample_dir.glob("*.JPEG"))
+    one = folder_of(tmp_path / "one", {files[0].name: files[0]})
+    check = folder_of(tmp_path / "check", {f.name: f for f in files[::10]})
+    out = tmp_path / "sq"
+    result, report = build_int8(out, one, "--validate", str(check))
+    assert_gate_kept(out, report, result.stdout)
+    for made in report.values():
+        assert made["images"] == 100 and "point lost" in made["refused"]
+    assert resnet_cli.load(model_dir=out, engine="auto").precision == "fp32"
+
+
+def test_validate_needs_int8_onnx(tmp_path, photos):
+    result = invoke("build", "-m", "squeezenet1.1", "--pretrained", "--validate",
+                    str(tmp_path), "-o", str(tmp_path / "x"))
+    assert result.exit_code == 2 and "--int8 --format onnx" in result.stderr
+
+
+def test_int8_metadata_must_match_the_files(accepted, tmp_path):
+    """A metadata.json claiming int8 files SHA256SUMS does not cover is refused."""
+    import shutil
+
+    out, _ = accepted
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    sums = [line for line in (copy / modeldir.SUMS).read_text().splitlines()
+            if "int8" not in line]
+    (copy / modeldir.SUMS).write_text("\n".join(sums) + "\n")
+    with pytest.raises(resnet_cli.ResnetError, match="does not cover"):
+        modeldir.read_dir(copy)
+
+
+# --engine auto
+
+
+def cached_entries() -> dict:
+    return json.loads(auto.cache_path().read_text())
+
+
+def test_auto_measures_every_candidate_once_then_uses_the_cache(accepted):
+    out, _ = accepted
+    expected = sorted(" ".join(c) for c in engines.candidates(modeldir.read_dir(out)))
+    assert expected == sorted(f"{e} {p}" for e in engines.ONNX_ENGINES if engines.installed(e)
+                              for p in ("fp32", "int8") if p == "fp32" or e in TOOLS)
+    first = invoke("bench", "--model-dir", str(out), "--engine", "auto", "-b", "2",
+                   "--repeats", "1")
+    assert first.exit_code == 0, first.output
+    (entry,) = cached_entries().values()
+    assert sorted(entry["figures"]) == expected and min(entry["figures"].values()) > 0
+    best = max(entry["figures"], key=entry["figures"].get)
+    assert best == f"{entry['engine']} {entry['precision']}"
+    header, why = first.stdout.splitlines()[:2]
+    assert header.endswith(f"engine {best}")
+    assert why.startswith(f"auto picked {best} at batch 2 on {auto.cpu()[0]} (measured now,")
+    again = invoke("bench", "--model-dir", str(out), "--engine", "auto", "-b", "2",
+                   "--repeats", "1")
+    assert "(cached measurement, images/s: " in again.stdout.splitlines()[1]
+    assert list(cached_entries().values()) == [entry]
+    other = invoke("bench", "--model-dir", str(out), "--engine", "auto", "-b", "3",
+                   "--repeats", "1")
+    assert "(measured now," in other.stdout
+    assert sorted(key.rsplit("/", 1)[1] for key in cached_entries()) == ["b2", "b3"]
+
+
+@pytest.mark.parametrize("winner", ["onnxruntime fp32", "openvino int8"])
+def test_auto_runs_what_the_cached_figures_say_is_fastest(accepted, winner):
+    """The choice logic on real engines: the cached figures decide, whatever they are."""
+    out, _ = accepted
+    engine, precision = winner.split()
+    if not engines.installed(engine) or (precision == "int8" and engine not in TOOLS):
+        pytest.skip(f"{engine} not installed")
+    found = engines.candidates(modeldir.read_dir(out))
+    figures = {" ".join(c): 100.0 + i for i, c in enumerate(found)}
+    figures[winner] = 1000.0
+    key = auto.cache_key(auto.model_sha256([out / modeldir.SUMS]), 4)
+    auto.store(key, auto.Choice(engine, precision, 4, figures, auto.cpu()[0]))
+    clf = resnet_cli.load(model_dir=out, engine="auto", batch_size=4)
+    assert (clf.engine, clf.precision, clf.choice.cached) == (engine, precision, True)
+    probabilities = clf.probabilities(np.zeros((1, 3, 224, 224), np.float32))
+    assert probabilities.shape == (1, 1000)
+
+
+def test_auto_measures_again_when_the_cache_is_stale_or_damaged(accepted):
+    out, _ = accepted
+    found = engines.candidates(modeldir.read_dir(out))
+    key = auto.cache_key(auto.model_sha256([out / modeldir.SUMS]), 1)
+    # Measured before one of today's candidates existed: stale.
+    auto.store(key, auto.Choice("mxnet", "fp32", 1, {"mxnet fp32": 1e9}, "old"))
+    clf = resnet_cli.load(model_dir=out, engine="auto", batch_size=1)
+    assert not clf.choice.cached
+    assert sorted(clf.choice.figures) == sorted(" ".join(c) for c in found)
+    auto.cache_path().write_text("{not json")
+    assert not resnet_cli.load(model_dir=out, engine="auto", batch_size=1).choice.cached
+    assert list(cached_entries()) == [key]
+
+
+def test_auto_int8_only_without_int8_model_says_what_to_do(tmp_path):
+    out = tmp_path / "sq"
+    assert invoke("build", "-m", "squeezenet1.1", "--pretrained", "--format", "onnx",
+                  "-o", str(out)).exit_code == 0
+    result = invoke("bench", "--model-dir", str(out), "--engine", "auto", "--precision",
+                    "int8")
+    assert result.exit_code == 2
+    assert "no int8 model to choose from" in result.stderr
