@@ -10,7 +10,7 @@ import csv
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
-from resnet_cli.escape import display_path, printable
+from resnet_cli.escape import display_path, printable, redact
 from resnet_cli.records import Record
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "tsv")
 def record_dict(record: Record) -> dict[str, Any]:
     path = display_path(record.path)
     if record.error is not None:
-        return {"path": path, "error": record.error}
+        return {"path": path, "error": redact(record.error)}
     return {
         "path": path,
         "model": record.model,

@@ -102,3 +102,27 @@ def test_size_cap_refuses_a_big_object():
     with pytest.raises(InputError, match="larger than"):
         remote.fetch("memory:///big.jpg", limit=1024)
     assert len(remote.fetch("memory:///big.jpg", limit=4096)) == 2048
+
+
+def test_credentials_in_urls_are_never_shown(site, tmp_path):
+    """user:password@ and secret query values (a token, a signature) are used to fetch, and
+    shown as *** in every format, on stderr and in the report."""
+    base, _ = site
+    with_user = base.replace("http://", "http://reader:pa55word@")
+    inputs = [with_user + "set/a_coffee.png?token=t0ken-123&size=2", with_user + "set/nope.jpg",
+              base + "denied/x.jpg?X-Amz-Signature=51gnature"]
+    secrets = ("pa55word", "t0ken-123", "51gnature")
+    code, records, stderr = predict("--report", str(tmp_path / "report"), *inputs)
+    assert [r["path"] for r in records] == [
+        base.replace("http://", "http://***@") + "set/a_coffee.png?token=***&size=2",
+        base.replace("http://", "http://***@") + "set/nope.jpg",
+        base + "denied/x.jpg?X-Amz-Signature=***"]
+    assert "predictions" in records[0]  # the credentials were used to fetch it
+    assert [r.get("error") for r in records[1:]] == ["no such object", "access denied"]
+    assert code == 1
+    shown = [stderr] + [p.read_text(errors="replace") for p in (tmp_path / "report").rglob("*")
+                        if p.suffix in (".html", ".json", ".js", ".csv")]
+    for fmt in ("table", "json", "csv", "tsv"):
+        result = invoke("predict", *SQUEEZE, "-f", fmt, *inputs)
+        shown += [result.stdout, result.stderr]
+    assert not [s for s in secrets if any(s in text for text in shown)]
