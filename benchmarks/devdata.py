@@ -53,3 +53,11 @@ def made_images(count: int) -> Path:
         image.resize((size, size), Image.BILINEAR).save(folder / f"made_{i:05d}.jpg",
                                                         quality=90)
     return folder
+
+
+def cpu_model() -> str:
+    """The CPU's model name, to quote with every figure (sessions get different CPUs)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"

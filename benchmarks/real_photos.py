@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from devdata import ROOT, SAMPLE
+from devdata import ROOT, SAMPLE, cpu_model
 from PIL import Image
 
 from resnet_cli import registry
@@ -246,13 +246,6 @@ def threads(big: list[Path], small: list[Path], model_args: list[str], rounds: i
                  f"({statistics.median(a / b for a, b in zip(r, base, strict=True)):.2f})"
                  for (w, o), r in rates.items()]
         print(f"  {name:<12} " + "  ".join(cells))
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main() -> None:
