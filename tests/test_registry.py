@@ -40,8 +40,8 @@ def test_every_registered_model_builds_for_its_input_size(name):
     graph = spec.build(classes=1000)(mx.sym.var("data"))
     args, (out,), _aux = graph.infer_shape(data=(1, 3, spec.crop, spec.crop))
     assert out == (1, 1000)
-    if spec.parameters is not None:  # every argument but the data is a trainable weight
-        assert sum(int(np.prod(shape)) for shape in args[1:]) == spec.parameters
+    # Every model states its parameter count: every argument but the data is trainable.
+    assert sum(int(np.prod(shape)) for shape in args[1:]) == spec.parameters
 
 
 def test_aliases_and_unknown_names():
