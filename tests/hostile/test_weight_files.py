@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hostile_proc import resnet
 from weights_helpers import (
     Pth,
     View,
@@ -24,7 +25,6 @@ from weights_helpers import (
     one_tensor_pth,
     pickle_member,
     raw_zip,
-    run_resnet,
     safetensors,
     state_dict,
     tensor,
@@ -155,13 +155,12 @@ def test_zip_bomb_storage_is_refused_unread_fast_and_small(tmp_path, cache):
     (tmp_path / "bomb.pth").write_bytes(bomb)
     (tmp_path / "junk.pth").write_bytes(b"junk")
     env = {"RESNET_HOME": str(cache)}
-    baseline = run_resnet("weights", "import", str(tmp_path / "junk.pth"), "-m", "resnet18",
-                          env=env)
-    run = run_resnet("weights", "import", str(tmp_path / "bomb.pth"), "-m", "resnet18", env=env)
+    baseline = resnet("weights", "import", str(tmp_path / "junk.pth"), "-m", "resnet18", env=env)
+    run = resnet("weights", "import", str(tmp_path / "bomb.pth"), "-m", "resnet18", env=env)
     line = one_line(run.stderr)
-    assert run.code == 2 and "'archive/data/0' declares 2147483648 bytes" in line, line
+    assert run.returncode == 2 and "'archive/data/0' declares 2147483648 bytes" in line, line
     # Before: 4.3 GB and 22 s.  Now: what refusing a 4-byte file costs, give or take.
-    assert run.peak_rss_mb < baseline.peak_rss_mb + 50, (run, baseline)
+    assert run.peak_rss_mib < baseline.peak_rss_mib + 50, (run, baseline)
     assert run.seconds < baseline.seconds + 5, (run, baseline)
     assert cache_leftovers(cache) == []
 

@@ -2,19 +2,13 @@
 
 ``pth`` assembles the pickle opcode by opcode, so a test can write exactly the storage
 declarations and tensor views (offsets, sizes, strides) that torch itself would never emit.
-``run_resnet`` runs the real CLI in a subprocess and reports its peak RSS and wall time.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import struct
-import subprocess
-import sys
-import tempfile
-import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -121,38 +115,6 @@ def one_tensor_pth(view: View, storage: bytes, name: str = "fc.bias") -> Pth:
 def safetensors(header: object, body: bytes = b"", raw_header: bytes | None = None) -> bytes:
     text = raw_header if raw_header is not None else json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + body
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    peak_rss_mb: float
-
-
-def run_resnet(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-               cwd: Path | None = None) -> Run:
-    """Run ``python -m resnet_cli ARGS`` and measure it (peak RSS of that child, in MB)."""
-    start = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "resnet_cli", *args], cwd=cwd,
-                                stdout=out, stderr=err, env={**os.environ, **(env or {})})
-        deadline = start + timeout
-        while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise subprocess.TimeoutExpired(proc.args, timeout)
-            time.sleep(0.02)
-        _pid, status, usage = waited
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Run(proc.returncode, out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"), time.monotonic() - start,
-                   usage.ru_maxrss / 1024)
 
 
 def one_line(text: str) -> str:
