@@ -24,7 +24,19 @@ def section(title: str) -> str:
 
 
 def blocks(text: str, lang: str = "") -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+    """The fenced blocks of ``text`` whose info string is ``lang`` ("" for output)."""
+    found: list[str] = []
+    opened: str | None = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            if opened is None:
+                opened, lines = line[3:].strip(), []
+            else:
+                found += ["".join(lines)] if opened == lang else []
+                opened = None
+        elif opened is not None:
+            lines.append(line)
+    return found
 
 
 def base_python() -> Path:
