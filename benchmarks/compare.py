@@ -1,147 +1,227 @@
-"""ResNet-18 model-only images/s in ONNX Runtime, PyTorch and resnet (fp32, fused, int8), paired.
+"""resnet's ``--engine auto`` against the latest ONNX Runtime and OpenVINO, model only, paired.
 
-Run:  .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/compare.py
+Runs in its OWN environment (numpy 2 and the newest runtimes, not pinned by MXNet):
 
-One set of weights (a torchvision-layout ResNet-18 with random weights and BatchNorm
-statistics; speed does not depend on the values) is exported to ONNX from torch and
-converted to Gluon by ``resnet weights import``'s converter, so all engines run the same
-network on the same batch of real, preprocessed images.  Engines run alternately,
-``--repeats`` rounds of about a second each; medians and ratios to ONNX Runtime are
-printed.  ``resnet int8`` is the network quantized by ``resnet build --int8`` (entropy
-calibration on ``--calibration`` images).  Every engine uses all available cores.
+    python3.12 -m venv .venv-compare
+    .venv-compare/bin/pip install onnxruntime openvino numpy
+    .venv-compare/bin/python benchmarks/compare.py --resnet .venv/bin/python
+
+For SqueezeNet 1.1 (bundled weights) and ResNet-18 (random weights: speed does not depend
+on the values) resnet's own venv builds two model directories: fp32 (``--format
+mxnet,onnx``) and int8 (``--format onnx --int8``, calibrated on ``--calibrate`` images;
+each engine's int8 model is kept only if it passes the accuracy gate). Then, for each
+model, batch size (1, 32) and precision, one worker process per contestant loads its model
+and waits: resnet ``auto`` (in resnet's venv, ``--precision`` fp32 for the fp32 cells, any
+for int8), and each peer (this venv's ONNX Runtime and OpenVINO, default settings except
+OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files).
+
+Taking turns fairly: the workers are separate processes, all loaded and warmed up before
+timing starts, and only one computes at a time: the coordinator sends "run" to one worker
+and waits for its reply (time measured inside the worker around a fixed number of
+batches) before the next; the others block on reading stdin. Every round runs every
+contestant once, in an order rotated each round, so drift in the machine's load hits all
+alike. Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1:
+auto as fast or faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from devdata import image_folder
 
-from resnet_cli import bench, build, params, settings
-from resnet_cli.convert import torchvision_to_gluon
-from resnet_cli.network import resnet18
-from resnet_cli.preprocess import Preprocessing
-from resnet_cli.runtime import mxnet, optimize
-from resnet_cli.torch_formats import StateDict
+HERE = Path(__file__).resolve()
+SAMPLE = HERE.parents[2] / "shared" / "data" / "imagenet-sample"
+MODELS = ("squeezenet1.1", "resnet18_v1")
 
 
-def images(folder: Path, count: int) -> np.ndarray:
-    pre = Preprocessing()
-    return np.stack([pre(p) for p in bench.image_paths(folder)[:count]])
+# Worker side: one contestant in one process, driven over stdin/stdout.
 
 
-def torch_engine(batch: np.ndarray) -> tuple[Callable[[], object], object, StateDict]:
-    import torch
-    from torch_resnet import randomized
+def peer_runner(kind: str, model: Path, precision: str) -> object:
+    if kind == "onnxruntime":
+        import onnxruntime
 
-    torch.set_num_threads(settings.current().cores)
-    net = randomized()
-    x = torch.from_numpy(batch)
+        session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda batch: session.run(None, {name: batch})[0]
+    import openvino
 
-    def run() -> object:
-        with torch.inference_mode():
-            return net(x)
-
-    state = {k: v.numpy() for k, v in net.state_dict().items()}
-    return run, net, state
-
-
-def onnx_engine(net: object, batch: np.ndarray, workdir: Path) -> Callable[[], object]:
-    import onnxruntime
-    import torch
-
-    path = workdir / "resnet18.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, torch.from_numpy(batch), str(path), input_names=["data"],
-                          output_names=["logits"], opset_version=13, dynamo=False)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = settings.current().cores
-    session = onnxruntime.InferenceSession(str(path), options,
-                                           providers=["CPUExecutionProvider"])
-    return lambda: session.run(None, {"data": batch})
+    config = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "fp32" else {}
+    compiled = openvino.Core().compile_model(str(model), "CPU", config)
+    request = compiled.create_infer_request()
+    return lambda batch: request.infer({0: batch})[0]
 
 
-def mxnet_engines(state: StateDict, batch: np.ndarray, calibration: np.ndarray,
-                  workdir: Path) -> dict[str, Callable[[], object]]:
-    mx = mxnet()
-    path = workdir / "resnet18.params"
-    params.save(torchvision_to_gluon(state), path)
-    x = mx.nd.array(batch)
+def resnet_runner(model_dir: Path, precision: str, batch_size: int) -> tuple[object, str]:
+    import resnet_cli
 
-    def load() -> object:
-        net = resnet18()
-        params.load_into(net, path)
-        return net
-
-    plain = load()
-    plain.hybridize(static_alloc=True, static_shape=True)
-    fused = optimize(load(), batch.shape[-1])
-    int8 = build.quantize(load(), calibration)
-    int8.hybridize(static_alloc=True, static_shape=True)
-    return {name: (lambda n=net: n(x).asnumpy())
-            for name, net in (("resnet fp32 plain", plain), ("resnet fp32", fused),
-                              ("resnet int8", int8))}
+    clf = resnet_cli.load(model_dir=model_dir, engine="auto", batch_size=batch_size,
+                          precision=None if precision == "int8" else "fp32")
+    return clf.logits, f"{clf.engine} {clf.precision}"
 
 
-def measure(run: Callable[[], object], images_per_call: int, seconds: float) -> float:
+def worker(args: argparse.Namespace) -> None:
+    batch = np.random.default_rng(0).standard_normal((args.batch, 3, 224, 224),
+                                                     dtype=np.float32)
+    if args.kind == "resnet":
+        run, picked = resnet_runner(Path(args.model), args.precision, args.batch)
+    else:
+        run, picked = peer_runner(args.kind, Path(args.model), args.precision), ""
+    for _ in range(3):  # warm-up
+        run(batch)
     start = time.perf_counter()
-    calls = 0
-    while time.perf_counter() - start < seconds:
-        run()
-        calls += 1
-    return calls * images_per_call / (time.perf_counter() - start)
+    run(batch)
+    print(json.dumps({"seconds": time.perf_counter() - start, "picked": picked}), flush=True)
+    for line in sys.stdin:
+        count = int(line)
+        start = time.perf_counter()
+        for _ in range(count):
+            run(batch)
+        print(json.dumps({"rate": count * args.batch / (time.perf_counter() - start)}),
+              flush=True)
+
+
+# Coordinator side.
+
+
+class Contestant:
+    def __init__(self, label: str, python: str, kind: str, model: Path, precision: str,
+                 batch: int, seconds: float) -> None:
+        self.label = label
+        self.process = subprocess.Popen(
+            [python, str(HERE), "--worker", kind, "--model", str(model), "--precision",
+             precision, "--batch", str(batch)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = json.loads(self.process.stdout.readline())
+        self.picked = ready["picked"]
+        self.count = max(1, round(seconds / ready["seconds"]))
+        self.rates: list[float] = []
+
+    def run(self) -> None:
+        self.process.stdin.write(f"{self.count}\n")
+        self.process.stdin.flush()
+        self.rates.append(json.loads(self.process.stdout.readline())["rate"])
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def build_dirs(resnet: str, out: Path, calibrate: Path) -> dict[tuple[str, str], Path]:
+    """fp32 and int8 model directories of each model, built by resnet's own CLI."""
+    cli = [resnet, "-m", "resnet_cli"]
+    dirs = {}
+    for model in MODELS:
+        weights = ["--pretrained"] if model == "squeezenet1.1" else ["--random-init"]
+        for precision, extra in (("fp32", ["--format", "mxnet,onnx"]),
+                                 ("int8", ["--format", "onnx", "--int8", "--calibrate",
+                                           str(calibrate)])):
+            path = out / f"{model}-{precision}"
+            done = subprocess.run([*cli, "build", "-m", model, *weights, *extra, "-o",
+                                   str(path)], capture_output=True, text=True, check=True)
+            for line in done.stdout.splitlines():
+                if " int8 (" in line:
+                    print(f"  {model}: {line}")
+            dirs[model, precision] = path
+    return dirs
+
+
+def peers(directory: Path, precision: str) -> dict[str, tuple[str, Path]]:
+    """The peers and the file each runs: the same ONNX network resnet runs."""
+    if precision == "fp32":
+        return {"onnxruntime": ("onnxruntime", directory / "model.onnx"),
+                "openvino": ("openvino", directory / "model.onnx")}
+    found = {}
+    if (directory / "model-int8.onnx").exists():
+        found["onnxruntime int8"] = ("onnxruntime", directory / "model-int8.onnx")
+    if (directory / "openvino-int8.xml").exists():
+        found["openvino int8"] = ("openvino", directory / "openvino-int8.xml")
+    return found
+
+
+def cell(resnet: str, directory: Path, precision: str, batch: int, rounds: int,
+         seconds: float) -> list[str]:
+    contestants = [Contestant("resnet auto", resnet, "resnet", directory, precision, batch,
+                              seconds)]
+    contestants += [Contestant(label, sys.executable, kind, path, precision, batch, seconds)
+                    for label, (kind, path) in peers(directory, precision).items()]
+    try:
+        for r in range(rounds):
+            shift = r % len(contestants)
+            for contestant in contestants[shift:] + contestants[:shift]:
+                contestant.run()
+    finally:
+        for contestant in contestants:
+            contestant.close()
+    auto = contestants[0]
+    lines = [f"resnet auto -> {auto.picked:<17} {statistics.median(auto.rates):8.1f} img/s"]
+    for peer in contestants[1:]:
+        ratio = statistics.median(a / p for a, p in zip(auto.rates, peer.rates, strict=True))
+        lines.append(f"{peer.label:<30} {statistics.median(peer.rates):8.1f} img/s  "
+                     f"auto/peer x{ratio:.2f}")
+    return lines
+
+
+def versions() -> str:
+    import onnxruntime
+    import openvino
+
+    return (f"peers: onnxruntime {onnxruntime.__version__}, openvino "
+            f"{openvino.get_version().split('-')[0]}, numpy {np.__version__}, "
+            f"Python {sys.version.split()[0]}")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--resnet", default=".venv/bin/python",
+                        help="Python of resnet's own venv")
+    parser.add_argument("--calibrate", type=Path, default=SAMPLE,
+                        help="Labelled images for the int8 builds (default: the sample)")
+    parser.add_argument("--calibration-images", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--images", type=Path, default=None,
-                        help="images [default: the ImageNet sample, else made from "
-                             "tests/data]")
-    parser.add_argument("--calibration", type=int, default=200)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--worker", choices=("resnet", "onnxruntime", "openvino"))
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--precision", choices=("fp32", "int8"))
+    parser.add_argument("--batch", type=int)
     args = parser.parse_args()
-    try:
-        import torch  # noqa: F401 - the reference network and its ONNX export come from it
-    except ImportError:
-        raise SystemExit("compare.py needs torch: pip install -e '.[bench]' installs torch "
-                         "2.13.0 (CPU) on Python 3.11; on 3.12 install a CPU build of torch "
-                         "yourself") from None
-
-    count = max(args.batch_size, args.calibration)
-    data = images(image_folder(args.images, count), count)
-    batch = np.ascontiguousarray(data[: args.batch_size])
+    if args.worker:
+        args.kind = args.worker
+        worker(args)
+        return
+    print(f"{cpu_model()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+          f"{versions()}; {args.rounds} paired rounds of ~{args.seconds:g} s")
     with tempfile.TemporaryDirectory() as tmp:
-        run_torch, net, state = torch_engine(batch)
-        engines = {"onnxruntime": onnx_engine(net, batch, Path(tmp)), "pytorch": run_torch}
-        engines.update(mxnet_engines(state, batch, data[: args.calibration], Path(tmp)))
-    for run in engines.values():  # warm-up: first calls allocate and pick kernels
-        run()
-        run()
-    rates: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(args.repeats):
-        for name, run in engines.items():
-            rates[name].append(measure(run, args.batch_size, args.seconds))
-    base = statistics.median(rates["onnxruntime"])
-    print(f"ResNet-18, batch {args.batch_size}, {settings.current().cores} cores, "
-          f"{args.repeats} alternating rounds of ~{args.seconds:g} s")
-    print("(paired: median over rounds of each round's ratio, which cancels the drift of a"
-          " noisy machine)")
-    for name, values in rates.items():
-        median = statistics.median(values)
-        paired = statistics.median(v / b for v, b in zip(values, rates["onnxruntime"], strict=True))
-        runs = " ".join(f"{v:.1f}" for v in values)
-        print(f"{name:<18} {median:7.1f} images/s  x{median / base:5.2f} vs onnxruntime"
-              f"  paired x{paired:5.2f}   (runs {runs})")
+        calibrate = Path(tmp) / "calibration"
+        calibrate.mkdir()
+        for image in sorted(args.calibrate.iterdir())[:args.calibration_images]:
+            (calibrate / image.name).symlink_to(image.resolve())
+        os.environ.setdefault("RESNET_HOME", str(Path(tmp) / "home"))  # auto measures anew
+        dirs = build_dirs(args.resnet, Path(tmp), calibrate)
+        for (model, precision), directory in dirs.items():
+            for batch in args.batch_sizes:
+                print(f"{model} {precision} batch {batch}:")
+                for line in cell(args.resnet, directory, precision, batch, args.rounds,
+                                 args.seconds):
+                    print("  " + line)
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def assert_gate_kept(out: Path, report: dict, stdout: str) -> None:
     for engine, made in report.items():
         line = next(x for x in stdout.splitlines() if x.startswith(f"{engine} int8"))
         if made["top1_accuracy"] is not None:
-            lost = made["fp32_top1_accuracy"] - made["top1_accuracy"]
+            lost = round(made["fp32_top1_accuracy"] - made["top1_accuracy"], 9)
             assert (made["refused"] is not None) == (lost > int8.MAX_DROP)
         for name in modeldir.INT8_FILES[engine]:
             assert (out / name).exists() == (made["refused"] is None)
@@ -119,6 +119,17 @@ def test_int8_from_one_calibration_image_is_refused(tmp_path, sample_dir):
     for made in report.values():
         assert made["images"] == 100 and "point lost" in made["refused"]
     assert resnet_cli.load(model_dir=out, engine="auto").precision == "fp32"
+
+
+@pytest.mark.parametrize(("lost", "refused"), [(1, False), (2, True)])
+def test_gate_allows_exactly_one_point(lost, refused):
+    """100 labelled images, fp32 right on 63: int8 right on 62 ships, on 61 does not."""
+    labels = np.arange(100) % 1000
+    fp32 = np.eye(1000)[np.where(np.arange(100) < 63, labels, labels + 1)]
+    int8_logits = np.eye(1000)[np.where(np.arange(100) < 63 - lost, labels, labels + 1)]
+    result = int8.judge("openvino", fp32, int8_logits, labels)
+    assert (result.accuracy, result.fp32_accuracy) == ((63 - lost) / 100, 0.63)
+    assert (result.refused is not None) == refused
 
 
 def test_validate_needs_int8_onnx(tmp_path, photos):
