@@ -81,10 +81,10 @@ def test_each_format_is_classified_like_its_jpeg_twin(fmt, twins, squeezenet):
 
 def test_shrink_on_load_decodes_small_and_stays_close(twins, tmp_path):
     files = twins["rocket"]  # 640x427 -> 3840x2562, stored 2562x3840 with orientation 6
-    with Image.open(files["huge jpg"]) as img:  # DCT scaling at 1/8: 320.25 x 480 pixels
-        assert decode.draft(img, 256) == (320.25, 480)
+    with Image.open(files["huge jpg"]) as img:  # DCT scaling at 1/4: 640.5 x 960 pixels
+        assert decode.draft(img, 256) == (640.5, 960)  # 1/8 would leave 320 < 2 x 256
         img.load()
-        assert img.size == (321, 480)
+        assert img.size == (641, 960)
     exact = load_rgb(files["huge jpg"])
     assert exact.size == (3840, 2562)
     assert load_rgb(files["huge jpg"], 256).size == (383, 256)  # the exact path's size, upright
