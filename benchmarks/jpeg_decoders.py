@@ -4,9 +4,9 @@ Run:  .venv/bin/python benchmarks/jpeg_decoders.py [--count 16]
       (needs the photos made by benchmarks/real_photos.py; optional: pip install simplejpeg
       pyvips pyvips-binary PyTurboJPEG; a library that is absent is reported and skipped)
 
-Every candidate decodes at its smallest DCT scale whose shorter side is still >= 256
-(1/8 for 4032x3024), applies the EXIF orientation, and then goes through the same Pillow
-bilinear resize, crop and normalize, so only the decoder differs:
+Every candidate decodes at its smallest DCT scale whose shorter side is still >= 2 x 256
+(1/4 for 4032x3024, as resnet's fast path), applies the EXIF orientation, and then goes
+through the same Pillow bilinear resize, crop and normalize, so only the decoder differs:
 - pillow-draft: Pillow's ``draft`` (libjpeg-turbo scaling; what resnet uses);
 - simplejpeg:   ``decode_jpeg(min_width, min_height)`` (bundled libjpeg-turbo);
 - pyvips:       ``jpegload shrink=`` (libvips + its bundled libjpeg-turbo);
@@ -31,18 +31,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resnet_cli.decode import SHRINK_FROM
 from resnet_cli.preprocess import Preprocessing, center_crop, normalize, resize_shorter
 
 RESIZE, CROP = 256, 224
+DRAFT = SHRINK_FROM * RESIZE  # the shorter side a scaled decode keeps (decode.draft)
 CANDIDATES = ("exact", "pillow-draft", "simplejpeg", "pyvips", "turbojpeg")
 TRANSPOSE = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_270,
              8: Image.Transpose.ROTATE_90}
 
 
 def scale_for(width: int, height: int) -> int:
-    """The largest DCT scale (1, 2, 4, 8) that keeps the shorter side >= RESIZE."""
+    """The largest DCT scale (1, 2, 4, 8) that keeps the shorter side >= DRAFT."""
     short = min(width, height)
-    return next(s for s in (8, 4, 2, 1) if short // s >= RESIZE)
+    return next(s for s in (8, 4, 2, 1) if short // s >= DRAFT)
 
 
 def orientation(path: Path) -> int:
@@ -65,8 +67,8 @@ def decoder(name: str) -> Callable[[Path], np.ndarray]:
         import simplejpeg
 
         def run(path: Path) -> np.ndarray:
-            pixels = simplejpeg.decode_jpeg(path.read_bytes(), "rgb", min_width=RESIZE,
-                                            min_height=RESIZE)
+            pixels = simplejpeg.decode_jpeg(path.read_bytes(), "rgb", min_width=DRAFT,
+                                            min_height=DRAFT)
             return finish(Image.fromarray(pixels), path)
         return run
     if name == "pyvips":
