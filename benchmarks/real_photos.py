@@ -33,6 +33,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from devdata import ROOT, SAMPLE, cpu_model
@@ -144,13 +145,27 @@ main()
 """
 
 
+class Run(NamedTuple):
+    rate: float  # images/s, steady (see predict)
+    rss_mib: float  # the child's peak RSS
+    records: list[dict]
+    cpu_ms: float  # the child's CPU ms per image over the same window as ``rate``
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def predict(files: list[Path], model_args: list[str], mode: str, workers: int | None = None,
-            omp: int | None = None) -> tuple[float, float, list[dict]]:
-    """Run ``resnet predict -`` on ``files``: images/s, peak RSS MiB, records.
+            omp: int | None = None) -> Run:
+    """Run ``resnet predict -`` on ``files``.
 
     images/s is the steady rate: records after the first two batches over the time from the
     second batch's last record to the last one, so neither the model load (1-5 s) nor the
-    decoding done ahead before that point (up to two batches are in flight) skews it.
+    decoding done ahead before that point (up to two batches are in flight) skews it. The
+    CPU time over that window says what a split costs whatever else the machine runs.
     """
     env = dict(os.environ)
     if omp is not None:
@@ -165,13 +180,18 @@ def predict(files: list[Path], model_args: list[str], mode: str, workers: int | 
         listing.seek(0)
         proc = subprocess.Popen(cmd, stdin=listing, stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
-        stamped = [(time.perf_counter(), line) for line in proc.stdout]
+        stamped, cpu = [], []
+        for line in proc.stdout:
+            stamped.append((time.perf_counter(), line))
+            if len(stamped) in (WARM, len(files)):
+                cpu.append(cpu_seconds(proc.pid))
         if proc.wait() not in (0, 1) or len(stamped) != len(files) or len(files) <= WARM:
             raise SystemExit(f"resnet {' '.join(cmd[3:])}: exit {proc.returncode}, "
                              f"{len(stamped)} records for {len(files)} files (need > {WARM})")
         peak_kib = int(rss.read())
     rate = (len(files) - WARM) / (stamped[-1][0] - stamped[WARM - 1][0])
-    return rate, peak_kib / 1024, [json.loads(line) for _, line in stamped]
+    return Run(rate, peak_kib / 1024, [json.loads(line) for _, line in stamped],
+               1000 * (cpu[1] - cpu[0]) / (len(files) - WARM))
 
 
 def resnet18_args(cache: Path) -> tuple[list[str], str]:
@@ -190,14 +210,12 @@ def resnet18_args(cache: Path) -> tuple[list[str], str]:
     return ["-m", "resnet18_v1", "--weights", str(path)], "random weights"
 
 
-def paired(files: list[Path], model_args: list[str], rounds: int) -> dict[str, list]:
-    """Exact and fast alternating: per-round images/s and peak RSS for each."""
-    out: dict[str, list] = {"exact": [], "fast": [], "rss_exact": [], "rss_fast": []}
+def paired(files: list[Path], model_args: list[str], rounds: int) -> dict[str, list[Run]]:
+    """Exact and fast alternating, ``rounds`` runs of each."""
+    out: dict[str, list[Run]] = {"exact": [], "fast": []}
     for _ in range(rounds):
-        for mode in ("exact", "fast"):
-            rate, rss, _ = predict(files, model_args, mode)
-            out[mode].append(rate)
-            out["rss_" + mode].append(rss)
+        for mode in out:
+            out[mode].append(predict(files, model_args, mode))
     return out
 
 
@@ -216,7 +234,7 @@ def accuracy(jpegs: list[Path], labelled: bool, small: list[Path], closest: int)
     squeeze = ["-m", "squeezenet1.1"]
     rates, results = {}, {}
     for mode in ("exact", "fast"):
-        rates[mode], _, results[mode] = predict(jpegs, squeeze, mode)
+        rates[mode], _, results[mode], _ = predict(jpegs, squeeze, mode)
     exact1, fast1 = top(results["exact"], 1), top(results["fast"], 1)
     changed = [i for i, (a, b) in enumerate(zip(exact1, fast1, strict=True)) if a != b]
     print(f"\naccuracy, SqueezeNet 1.1 (bundled weights), {len(jpegs)} photos of 12 MP:")
@@ -240,7 +258,7 @@ def accuracy(jpegs: list[Path], labelled: bool, small: list[Path], closest: int)
               f" (all photos: median {statistics.median(gaps):.3f})")
     near_exact(jpegs, results, closest)
     if small:
-        same = [predict(small, squeeze, mode)[2] for mode in ("exact", "fast")]
+        same = [predict(small, squeeze, mode).records for mode in ("exact", "fast")]
         identical = sum(a == b for a, b in zip(*same, strict=True))
         print(f"  original sample at its own size: {identical}/{len(small)} records identical "
               f"(probabilities to the last digit)")
@@ -271,22 +289,26 @@ def near_exact(jpegs: list[Path], results: dict[str, list[dict]], closest: int) 
 
 
 def threads(big: list[Path], small: list[Path], model_args: list[str], rounds: int) -> None:
-    """End-to-end images/s per (decode workers, OMP threads) split, fast path; the splits
-    alternate within each round, so each round compares them under the same load."""
+    """End-to-end images/s and CPU ms per image for each (decode workers, OMP threads)
+    split, fast path; the splits alternate within each round, so each round compares them
+    under the same load. On a busy machine more threads also win a larger share of it,
+    so the CPU cost per image is printed beside the rate."""
     cores = len(os.sched_getaffinity(0))
     splits = [(w, o) for w in (1, cores, cores + 1) for o in (1, cores)]
-    print(f"\nthreads ({' '.join(model_args)}): images/s per decode workers/OMP threads, "
-          f"median of {rounds} rounds, and relative to {cores}/{cores} (the default)")
+    print(f"\nthreads ({' '.join(model_args)}), fast path: decode workers/OMP threads, "
+          f"images/s (median of {rounds} rounds; paired ratio to {cores}/{cores}, the "
+          f"default) and CPU ms per image")
     for name, files in (("12 MP JPEG", big), ("sample JPEG", small)):
-        rates: dict[tuple[int, int], list[float]] = {s: [] for s in splits}
+        runs: dict[tuple[int, int], list[Run]] = {s: [] for s in splits}
         for _ in range(rounds):
             for w, o in splits:
-                rates[w, o].append(predict(files, model_args, "fast", w, o)[0])
-        base = rates[cores, cores]
-        cells = [f"{w}/{o}: {statistics.median(r):.1f} "
-                 f"({statistics.median(a / b for a, b in zip(r, base, strict=True)):.2f})"
-                 for (w, o), r in rates.items()]
-        print(f"  {name:<12} " + "  ".join(cells))
+                runs[w, o].append(predict(files, model_args, "fast", w, o))
+        base = [r.rate for r in runs[cores, cores]]
+        cells = [f"{w}/{o}: {statistics.median(r.rate for r in rs):.1f} "
+                 f"({statistics.median(r.rate / b for r, b in zip(rs, base, strict=True)):.2f}"
+                 f"x, {statistics.median(r.cpu_ms for r in rs):.0f} ms)"
+                 for (w, o), rs in runs.items()]
+        print(f"  {name} ({len(files)}):\n    " + "\n    ".join(cells))
 
 
 def load() -> str:
@@ -336,14 +358,18 @@ def main() -> None:
     for name, model_args in (("SqueezeNet 1.1", ["-m", "squeezenet1.1"]),
                              (f"ResNet-18 ({r18_note})", r18)):
         res = paired(e2e, model_args, args.rounds)
-        ratios = [f / e for e, f in zip(res["exact"], res["fast"], strict=True)]
-        print(f"  {name}: exact {statistics.median(res['exact']):.2f}  "
-              f"fast {statistics.median(res['fast']):.2f}  "
+        ratios = [f.rate / e.rate for e, f in zip(res["exact"], res["fast"], strict=True)]
+        cpu = {mode: statistics.median(r.cpu_ms for r in runs) for mode, runs in res.items()}
+        print(f"  {name}: images/s exact {statistics.median(r.rate for r in res['exact']):.2f}"
+              f"  fast {statistics.median(r.rate for r in res['fast']):.2f}  "
               f"fast/exact {statistics.median(ratios):.2f}x (rounds "
               f"{' '.join(f'{r:.2f}' for r in ratios)})")
-        print(f"    peak RSS MiB: exact {max(res['rss_exact']):.0f}  "
-              f"fast {max(res['rss_fast']):.0f}   (targets: fast/exact >= 3.5x, "
-              f"fast RSS <= exact)")
+        print(f"    CPU ms per image: exact {cpu['exact']:.0f}  fast {cpu['fast']:.0f}  "
+              f"exact/fast {cpu['exact'] / cpu['fast']:.2f}x (what the rate ratio is on "
+              f"an otherwise idle machine)")
+        print(f"    peak RSS MiB: exact {max(r.rss_mib for r in res['exact']):.0f}  "
+              f"fast {max(r.rss_mib for r in res['fast']):.0f}   (targets: fast/exact >= "
+              f"3.5x, fast RSS <= exact)")
     if not args.skip_accuracy:
         accuracy(jpegs[:args.count], labelled, small, args.closest)
     print(f"\nload average at the end: {load()}")
