@@ -159,7 +159,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def predict(files: list[Path], model_args: list[str], mode: str, workers: int | None = None,
-            omp: int | None = None) -> Run:
+            omp: int | None = None, wait: str | None = None) -> Run:
     """Run ``resnet predict -`` on ``files``.
 
     images/s is the steady rate: records after the first two batches over the time from the
@@ -170,6 +170,8 @@ def predict(files: list[Path], model_args: list[str], mode: str, workers: int | 
     env = dict(os.environ)
     if omp is not None:
         env["OMP_NUM_THREADS"] = str(omp)
+    if wait is not None:  # OpenMP threads idle: spin (active, libgomp's default) or sleep
+        env["OMP_WAIT_POLICY"] = wait
     cmd = [sys.executable, "-c", RESNET_WITH_PEAK_RSS, "predict", *model_args, "--resize", mode,
            "-f", "jsonl", "-q", "-b", str(BATCH), "-"]
     if workers is not None:
@@ -294,20 +296,22 @@ def threads(big: list[Path], small: list[Path], model_args: list[str], rounds: i
     under the same load. On a busy machine more threads also win a larger share of it,
     so the CPU cost per image is printed beside the rate."""
     cores = len(os.sched_getaffinity(0))
-    splits = [(w, o) for w in (1, cores, cores + 1) for o in (1, cores)]
+    splits = [(w, o, None) for w in (1, cores, cores + 1) for o in (1, cores)]
+    splits.append((cores, cores, "passive"))
     print(f"\nthreads ({' '.join(model_args)}), fast path: decode workers/OMP threads, "
           f"images/s (median of {rounds} rounds; paired ratio to {cores}/{cores}, the "
           f"default) and CPU ms per image")
     for name, files in (("12 MP JPEG", big), ("sample JPEG", small)):
-        runs: dict[tuple[int, int], list[Run]] = {s: [] for s in splits}
+        runs: dict[tuple[int, int, str | None], list[Run]] = {s: [] for s in splits}
         for _ in range(rounds):
-            for w, o in splits:
-                runs[w, o].append(predict(files, model_args, "fast", w, o))
-        base = [r.rate for r in runs[cores, cores]]
-        cells = [f"{w}/{o}: {statistics.median(r.rate for r in rs):.1f} "
+            for split in splits:
+                runs[split].append(predict(files, model_args, "fast", *split))
+        base = [r.rate for r in runs[cores, cores, None]]
+        cells = [f"{w}/{o}{' OMP_WAIT_POLICY=' + wait if wait else ''}: "
+                 f"{statistics.median(r.rate for r in rs):.1f} "
                  f"({statistics.median(r.rate / b for r, b in zip(rs, base, strict=True)):.2f}"
                  f"x, {statistics.median(r.cpu_ms for r in rs):.0f} ms)"
-                 for (w, o), rs in runs.items()]
+                 for (w, o, wait), rs in runs.items()]
         print(f"  {name} ({len(files)}):\n    " + "\n    ".join(cells))
 
 
