@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from daskcluster import launch
+from daskcluster import BENCHMARKS, launch, precomputed
 from devdata import cpu_model, image_folder
 
 MODEL = "squeezenet1.1"
@@ -106,17 +106,6 @@ def client_child(address: str, count: int, chunk_size: int) -> None:
     print(json.dumps({"records": written, "wall": wall, "cpu": cpu, "rss_mib": rss}))
 
 
-def precomputed(sources: list, ref: object, _blob: object, _batch: int, topk: int,
-                _resize: object = None) -> list:
-    """On the worker, instead of ``cluster.run_chunk``: the same record for every path
-    (five predictions, as a real one has), computed once per process."""
-    from resnet_cli.records import Prediction, Record
-
-    predictions = [Prediction(rank, rank * 7, f"n0000000{rank}", f"label {rank}", 0.9 / rank)
-                   for rank in range(1, topk + 1)]
-    return [Record(source.path, ref.name, predictions) for source in sources]
-
-
 def client_cost(address: str, counts: list[int], chunk_size: int) -> None:
     print(f"\n2. the client alone: workers return precomputed records, chunks of "
           f"{chunk_size}, JSON lines to /dev/null ({load()})")
@@ -124,7 +113,7 @@ def client_cost(address: str, counts: list[int], chunk_size: int) -> None:
     for count in counts:
         out = subprocess.run([sys.executable, __file__, "--client-child", address,
                               "--count", str(count), "--chunk-size", str(chunk_size)],
-                             capture_output=True, text=True, check=True).stdout
+                             stdout=subprocess.PIPE, text=True, check=True).stdout
         figures = json.loads(out.strip().splitlines()[-1])
         assert figures["records"] == count, figures
         peaks.append(figures["rss_mib"])
@@ -154,7 +143,10 @@ def main() -> None:
         return
     print(f"CPU: {cpu_model()}, {cores} cores available; {load()}")
     with tempfile.TemporaryDirectory(prefix="resnet-bench-cluster-") as tmp:
-        cluster = launch(Path(tmp), dict(os.environ), workers=1, nthreads=cores)
+        # PYTHONPATH: the scheduler (which unpickles task graphs) and the workers import
+        # ``daskcluster.precomputed`` by name, as they import ``cluster.run_chunk``
+        cluster = launch(Path(tmp), {**os.environ, "PYTHONPATH": str(BENCHMARKS)},
+                         workers=1, nthreads=cores)
         try:
             if not args.skip_images:
                 from resnet_cli import bench

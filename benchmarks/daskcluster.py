@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+BENCHMARKS = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -75,3 +76,14 @@ def launch(root: Path, env: dict[str, str], workers: int, nthreads: int = 1,
         stop(procs)
         raise
     return Cluster(address, env, scheduler, procs[1:])
+
+
+def precomputed(sources: list, ref: object, _blob: object, _batch: int, topk: int,
+                _resize: object = None) -> list:
+    """On a worker, instead of ``cluster.run_chunk`` (benchmarks/cluster.py measures the
+    client with it): a record with five predictions, as a real one has, for every path."""
+    from resnet_cli.records import Prediction, Record
+
+    predictions = [Prediction(rank, rank * 7, f"n0000000{rank}", f"label {rank}", 0.9 / rank)
+                   for rank in range(1, topk + 1)]
+    return [Record(source.path, ref.name, predictions) for source in sources]
