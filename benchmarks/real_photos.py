@@ -10,8 +10,8 @@ falls back to the photos in tests/data (and says so; no labels, so no accuracy f
 
 Prints, in one run:
 - decode + preprocess ms per photo, one thread, exact vs fast, per format (median);
-- end-to-end images/s of ``resnet predict -f jsonl`` in a child process (steady rate after
-  the first two batches, so the model load and the decoding ahead are left out) for
+- end-to-end images/s of ``resnet predict -f jsonl`` in a child process (steady rate
+  between the second and the third-last batch: no model load, no drain) for
   SqueezeNet and ResNet-18 (cached weights, else random ones), exact and fast alternating
   in --rounds paired rounds, with the child's peak RSS;
 - accuracy over all --count photos (SqueezeNet, bundled weights): fast vs exact top-1
@@ -162,10 +162,11 @@ def predict(files: list[Path], model_args: list[str], mode: str, workers: int | 
             omp: int | None = None, wait: str | None = None) -> Run:
     """Run ``resnet predict -`` on ``files``.
 
-    images/s is the steady rate: records after the first two batches over the time from the
-    second batch's last record to the last one, so neither the model load (1-5 s) nor the
-    decoding done ahead before that point (up to two batches are in flight) skews it. The
-    CPU time over that window says what a split costs whatever else the machine runs.
+    images/s is the steady rate between the second batch's last record and the third-last
+    batch's: the model load (1-5 s) is before it, and the engine keeps the same two batches
+    in flight at both ends (the last two drain with no new input; counting them would
+    credit the window with decoding done before it). The CPU time over that window says
+    what a split costs whatever else the machine runs.
     """
     env = dict(os.environ)
     if omp is not None:
@@ -185,15 +186,17 @@ def predict(files: list[Path], model_args: list[str], mode: str, workers: int | 
         stamped, cpu = [], []
         for line in proc.stdout:
             stamped.append((time.perf_counter(), line))
-            if len(stamped) in (WARM, len(files)):
+            if len(stamped) in (WARM, len(files) - WARM):
                 cpu.append(cpu_seconds(proc.pid))
-        if proc.wait() not in (0, 1) or len(stamped) != len(files) or len(files) <= WARM:
+        if proc.wait() not in (0, 1) or len(stamped) != len(files) or len(files) < 3 * WARM:
             raise SystemExit(f"resnet {' '.join(cmd[3:])}: exit {proc.returncode}, "
-                             f"{len(stamped)} records for {len(files)} files (need > {WARM})")
+                             f"{len(stamped)} records for {len(files)} files "
+                             f"(need >= {3 * WARM})")
         peak_kib = int(rss.read())
-    rate = (len(files) - WARM) / (stamped[-1][0] - stamped[WARM - 1][0])
+    timed = len(files) - 2 * WARM
+    rate = timed / (stamped[-WARM - 1][0] - stamped[WARM - 1][0])
     return Run(rate, peak_kib / 1024, [json.loads(line) for _, line in stamped],
-               1000 * (cpu[1] - cpu[0]) / (len(files) - WARM))
+               1000 * (cpu[1] - cpu[0]) / timed)
 
 
 def resnet18_args(cache: Path) -> tuple[list[str], str]:
@@ -357,8 +360,8 @@ def main() -> None:
         exact, fast = decode_ms(files, "exact"), decode_ms(files, "fast")
         print(f"  {name:<12} exact {exact:7.1f}  fast {fast:6.1f}  ratio {exact / fast:5.2f}x")
 
-    print(f"\nend-to-end `resnet predict` on {len(e2e)} 12 MP JPEGs, images/s after the first "
-          f"{WARM}, {args.rounds} paired rounds:")
+    print(f"\nend-to-end `resnet predict` on {len(e2e)} 12 MP JPEGs, images/s from record "
+          f"{WARM} to {len(e2e) - WARM}, {args.rounds} paired rounds:")
     for name, model_args in (("SqueezeNet 1.1", ["-m", "squeezenet1.1"]),
                              (f"ResNet-18 ({r18_note})", r18)):
         res = paired(e2e, model_args, args.rounds)
