@@ -27,22 +27,22 @@ ONNX_ENGINES = [pytest.param(e, marks=pytest.mark.skipif(not engines.installed(e
                 for e in engines.ONNX_ENGINES]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "sq"
-    result = invoke("build", "-m", "squeezenet1.1", "--pretrained", "--format", "mxnet,onnx",
+def build_squeezenet(tmp_path_factory, name: str, formats: str) -> Path:
+    out = tmp_path_factory.mktemp("models") / name
+    result = invoke("build", "-m", "squeezenet1.1", "--pretrained", "--format", formats,
                     "-o", str(out))
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    return build_squeezenet(tmp_path_factory, "sq", "mxnet,onnx")
 
 
 @pytest.fixture(scope="module")
 def onnx_only(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "sq-onnx"
-    result = invoke("build", "-m", "squeezenet1.1", "--pretrained", "--format", "onnx",
-                    "-o", str(out))
-    assert result.exit_code == 0, result.output
-    return out
+    return build_squeezenet(tmp_path_factory, "sq-onnx", "onnx")
 
 
 @pytest.fixture(scope="module")
