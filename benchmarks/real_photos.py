@@ -1,4 +1,4 @@
-"""Phone-sized photos (12 MP), exact vs fast (shrink-on-load) decoding: speed, memory, accuracy.
+"""Phone-sized photos (12 MP), exact vs shrink-on-load decoding: speed, memory, accuracy.
 
 Run:  .venv/bin/python benchmarks/real_photos.py [--count 1000] [--e2e-count 64] [--rounds 3]
 
@@ -9,14 +9,15 @@ saved as JPEG quality 92; HEIC and WebP copies of the first --copies. Without ..
 falls back to the photos in tests/data (and says so; no labels, so no accuracy figures).
 
 Prints, in one run:
-- decode + preprocess ms per photo, one thread, exact vs fast, per format (median);
+- decode + preprocess ms per photo, one thread, exact vs shrunk, per format (median);
 - end-to-end images/s of ``resnet predict -f jsonl`` in a child process (steady rate
   between the second and the third-last batch: no model load, no drain) for
-  SqueezeNet and ResNet-18 (cached weights, else random ones), exact and fast alternating
-  in --rounds paired rounds, with the child's peak RSS;
-- accuracy over all --count photos (SqueezeNet, bundled weights): fast vs exact top-1
-  agreement, top-1/top-5 of each; and on the sample at its own size, whether the two paths
-  give identical records;
+  SqueezeNet and ResNet-18 (cached weights, else random ones), exact, fast and draft
+  alternating in --rounds paired rounds, with the child's peak RSS (fast re-decodes close
+  calls at full size: with random weights every call is one, so draft shows the shrink);
+- accuracy over all --count photos (SqueezeNet, bundled weights): fast and draft vs exact
+  top-1 agreement, top-1/top-5 of each, and how many photos fast decoded twice; and on the
+  sample at its own size, whether the paths give identical records;
 - with --threads, instead of all that: end-to-end images/s per (decode workers, OMP
   threads) split, for the 12 MP photos and for the sample's small ones.
 """
@@ -41,7 +42,7 @@ from PIL import Image
 
 from resnet_cli import registry
 from resnet_cli.classes import imagenet_classes
-from resnet_cli.decode import register_formats
+from resnet_cli.decode import CLOSE_CALL, register_formats
 from resnet_cli.evaluation import Labeller
 from resnet_cli.preprocess import Preprocessing, load_rgb
 
@@ -215,9 +216,12 @@ def resnet18_args(cache: Path) -> tuple[list[str], str]:
     return ["-m", "resnet18_v1", "--weights", str(path)], "random weights"
 
 
+MODES = ("exact", "fast", "draft")
+
+
 def paired(files: list[Path], model_args: list[str], rounds: int) -> dict[str, list[Run]]:
-    """Exact and fast alternating, ``rounds`` runs of each."""
-    out: dict[str, list[Run]] = {"exact": [], "fast": []}
+    """The resize modes alternating, ``rounds`` runs of each."""
+    out: dict[str, list[Run]] = {mode: [] for mode in MODES}
     for _ in range(rounds):
         for mode in out:
             out[mode].append(predict(files, model_args, mode))
@@ -234,21 +238,29 @@ def margin(record: dict) -> float:
     return p[0]["probability"] - p[1]["probability"]
 
 
+def changed(results: dict[str, list[dict]], mode: str) -> list[int]:
+    """The photos whose top-1 under ``mode`` is not the exact path's."""
+    pairs = zip(top(results["exact"], 1), top(results[mode], 1), strict=True)
+    return [i for i, (a, b) in enumerate(pairs) if a != b]
+
+
 def accuracy(jpegs: list[Path], labelled: bool, small: list[Path], closest: int) -> None:
-    """SqueezeNet fast vs exact over every photo; identical records on small images."""
+    """SqueezeNet fast and draft vs exact over every photo; identical records on small ones."""
     squeeze = ["-m", "squeezenet1.1"]
     rates, results = {}, {}
-    for mode in ("exact", "fast"):
+    for mode in MODES:
         rates[mode], _, results[mode], _ = predict(jpegs, squeeze, mode)
-    exact1, fast1 = top(results["exact"], 1), top(results["fast"], 1)
-    changed = [i for i, (a, b) in enumerate(zip(exact1, fast1, strict=True)) if a != b]
     print(f"\naccuracy, SqueezeNet 1.1 (bundled weights), {len(jpegs)} photos of 12 MP:")
-    print(f"  fast vs exact top-1 agreement  {100 * (1 - len(changed) / len(jpegs)):.2f}%   "
-          f"(target >= 99%; runs: exact {rates['exact']:.1f} img/s, "
-          f"fast {rates['fast']:.1f} img/s)")
+    for mode in ("fast", "draft"):
+        print(f"  {mode} vs exact top-1 agreement  "
+              f"{100 * (1 - len(changed(results, mode)) / len(jpegs)):.2f}%   (target >= 99%;"
+              f" runs: exact {rates['exact']:.1f} img/s, {mode} {rates[mode]:.1f} img/s)")
+    twice = sum(margin(r) < CLOSE_CALL for r in results["draft"])
+    print(f"  fast decoded {twice} of {len(jpegs)} photos again at full size "
+          f"({100 * twice / len(jpegs):.1f}%: top two under {CLOSE_CALL} apart)")
     if labelled:
         label = Labeller(imagenet_classes())
-        for mode in ("exact", "fast"):
+        for mode in MODES:
             truth = [label(r["path"]) for r in results[mode]]
             t5 = top(results[mode], 5)
             a1 = np.mean([t[:1] == [y] for t, y in zip(t5, truth, strict=True)])
@@ -256,23 +268,23 @@ def accuracy(jpegs: list[Path], labelled: bool, small: list[Path], closest: int)
             print(f"  {mode:<5} top-1 {100 * a1:.2f}%  top-5 {100 * a5:.2f}%   "
                   f"(target: fast within 0.3 points)")
     gaps = sorted(margin(r) for r in results["exact"])
-    changed_gaps = sorted(margin(results["exact"][i]) for i in changed)
+    changed_gaps = sorted(margin(results["exact"][i]) for i in changed(results, "draft"))
     if changed_gaps:
-        print(f"  the changed ones were close calls: exact top-1 minus top-2 probability, "
+        print(f"  draft's changes were close calls: exact top-1 minus top-2 probability, "
               f"median {statistics.median(changed_gaps):.3f}, largest {changed_gaps[-1]:.3f}"
               f" (all photos: median {statistics.median(gaps):.3f})")
     near_exact(jpegs, results, closest)
     if small:
-        same = [predict(small, squeeze, mode).records for mode in ("exact", "fast")]
-        identical = sum(a == b for a, b in zip(*same, strict=True))
+        same = [predict(small, squeeze, mode).records for mode in MODES]
+        identical = sum(a == b == c for a, b, c in zip(*same, strict=True))
         print(f"  original sample at its own size: {identical}/{len(small)} records identical "
-              f"(probabilities to the last digit)")
+              f"in all three modes (probabilities to the last digit)")
 
 
 def near_exact(jpegs: list[Path], results: dict[str, list[dict]], closest: int) -> None:
     """How often any approximation flips these close calls: Pillow's own ``reducing_gap=3``
     resize of the fully decoded photo (which Pillow calls indistinguishable from the exact
-    one), on the ``closest`` photos by exact's margin, beside the fast path's changes there."""
+    one), on the ``closest`` photos by exact's margin, beside draft's changes there."""
     from resnet_cli.classifier import Classifier
     from resnet_cli.preprocess import center_crop, normalize
 
@@ -288,9 +300,9 @@ def near_exact(jpegs: list[Path], results: dict[str, list[dict]], closest: int) 
                                           224)))
     flips = (net.probabilities(np.stack(exact)).argmax(1)
              != net.probabilities(np.stack(gap3)).argmax(1)).sum()
-    fast = sum(top(results["exact"], 1)[i] != top(results["fast"], 1)[i] for i in order)
+    draft = sum(top(results["exact"], 1)[i] != top(results["draft"], 1)[i] for i in order)
     print(f"  on the {len(order)} closest calls: Pillow's reducing_gap=3 (full decode, box "
-          f"reduce 3, bilinear) changes top-1 on {flips}, the fast path on {fast}")
+          f"reduce 3, bilinear) changes top-1 on {flips}, draft on {draft}")
 
 
 def threads(big: list[Path], small: list[Path], model_args: list[str], rounds: int) -> None:
@@ -357,26 +369,28 @@ def main() -> None:
     if small:
         sets["sample JPEG"] = small[:args.copies * 4]
     for name, files in sets.items():
-        exact, fast = decode_ms(files, "exact"), decode_ms(files, "fast")
-        print(f"  {name:<12} exact {exact:7.1f}  fast {fast:6.1f}  ratio {exact / fast:5.2f}x")
+        exact, shrunk = decode_ms(files, "exact"), decode_ms(files, "draft")
+        print(f"  {name:<12} exact {exact:7.1f}  shrunk {shrunk:6.1f}  "
+              f"ratio {exact / shrunk:5.2f}x")
 
     print(f"\nend-to-end `resnet predict` on {len(e2e)} 12 MP JPEGs, images/s from record "
           f"{WARM} to {len(e2e) - WARM}, {args.rounds} paired rounds:")
     for name, model_args in (("SqueezeNet 1.1", ["-m", "squeezenet1.1"]),
                              (f"ResNet-18 ({r18_note})", r18)):
         res = paired(e2e, model_args, args.rounds)
-        ratios = [f.rate / e.rate for e, f in zip(res["exact"], res["fast"], strict=True)]
         cpu = {mode: statistics.median(r.cpu_ms for r in runs) for mode, runs in res.items()}
-        print(f"  {name}: images/s exact {statistics.median(r.rate for r in res['exact']):.2f}"
-              f"  fast {statistics.median(r.rate for r in res['fast']):.2f}  "
-              f"fast/exact {statistics.median(ratios):.2f}x (rounds "
-              f"{' '.join(f'{r:.2f}' for r in ratios)})")
-        print(f"    CPU ms per image: exact {cpu['exact']:.0f}  fast {cpu['fast']:.0f}  "
-              f"exact/fast {cpu['exact'] / cpu['fast']:.2f}x (what the rate ratio is on "
-              f"an otherwise idle machine)")
-        print(f"    peak RSS MiB: exact {max(r.rss_mib for r in res['exact']):.0f}  "
-              f"fast {max(r.rss_mib for r in res['fast']):.0f}   (targets: fast/exact >= "
-              f"3.5x, fast RSS <= exact)")
+        print(f"  {name}:")
+        for mode in ("fast", "draft"):
+            ratios = [f.rate / e.rate for e, f in zip(res["exact"], res[mode], strict=True)]
+            rounds = " ".join(f"{r:.2f}" for r in ratios)
+            print(f"    images/s exact {statistics.median(r.rate for r in res['exact']):.2f}  "
+                  f"{mode} {statistics.median(r.rate for r in res[mode]):.2f}  {mode}/exact "
+                  f"{statistics.median(ratios):.2f}x (rounds {rounds});"
+                  f" CPU ms per image exact/{mode} {cpu['exact']:.0f}/{cpu[mode]:.0f} = "
+                  f"{cpu['exact'] / cpu[mode]:.2f}x (the rate ratio on an idle machine)")
+        print("    peak RSS MiB: " + "  ".join(f"{mode} {max(r.rss_mib for r in res[mode]):.0f}"
+                                               for mode in MODES)
+              + "   (targets: fast/exact >= 3.5x, fast RSS <= exact)")
     if not args.skip_accuracy:
         accuracy(jpegs[:args.count], labelled, small, args.closest)
     print(f"\nload average at the end: {load()}")

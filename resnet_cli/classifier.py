@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,8 @@ from PIL import Image
 
 from resnet_cli import params, registry
 from resnet_cli.classes import imagenet_classes
-from resnet_cli.preprocess import Preprocessing, to_rgb
+from resnet_cli.decode import CLOSE_CALL
+from resnet_cli.preprocess import Decoded, Preprocessing, to_rgb
 from resnet_cli.records import ImageNetClass, Prediction
 from resnet_cli.runtime import mxnet, optimize
 from resnet_cli.weights import fetch
@@ -19,6 +20,8 @@ from resnet_cli.weights import fetch
 # What ``predict`` accepts per image: a file, a decoded image, an HxWx3 uint8 array or a
 # tensor already preprocessed for this classifier (3 x crop x crop float32).
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
+# Runs exact re-decoders (see Decoded) and returns their tensors, None where one failed.
+ExactDecodes = Callable[[list[Callable[[], np.ndarray]]], list[np.ndarray | None]]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -28,6 +31,26 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+def exact_or_none(decoder: Callable[[], np.ndarray]) -> np.ndarray | None:
+    """An exact re-decode, or None when the full-size decode fails: the fast result then
+    stands (None rather than the exception, which would keep the decode's frames alive)."""
+    try:
+        return decoder()
+    except Exception:
+        return None
+
+
+def _exact_here(decoders: list[Callable[[], np.ndarray]]) -> list[np.ndarray | None]:
+    return [exact_or_none(decoder) for decoder in decoders]
+
+
+def close_calls(rows: list[list[Prediction]], decoded: Sequence[Decoded]) -> list[int]:
+    """The rows ``fast`` settles: shrunk decodes whose top two classes are close."""
+    return [i for i, (row, item) in enumerate(zip(rows, decoded, strict=True))
+            if item.exact is not None and len(row) > 1
+            and row[0].probability - row[1].probability < CLOSE_CALL]
 
 
 def top_k(probabilities: np.ndarray, k: int,
@@ -106,15 +129,30 @@ class Classifier:
         """Top-k of each preprocessed tensor in an (N, 3, crop, crop) batch."""
         return top_k(self.probabilities(batch), k, self.classes)
 
-    def tensor(self, image: ImageLike) -> np.ndarray:
+    def predict_decoded(self, decoded: Sequence[Decoded], k: int,
+                        exact: ExactDecodes = _exact_here) -> list[list[Prediction]]:
+        """Top-k of each input; close calls of shrunk decodes come from their exact decode
+        (run by ``exact``), so ``fast`` agrees with ``exact`` where it matters."""
+        rows = self.predict_batch(np.stack([item.tensor for item in decoded]), max(k, 2))
+        close = close_calls(rows, decoded)
+        if close:
+            tensors = exact([decoded[i].exact for i in close])
+            settled = [(i, t) for i, t in zip(close, tensors, strict=True) if t is not None]
+            if settled:
+                again = self.predict_batch(np.stack([t for _, t in settled]), k)
+                for (i, _), row in zip(settled, again, strict=True):
+                    rows[i] = row
+        return [row[:k] for row in rows]
+
+    def decode(self, image: ImageLike) -> Decoded:
         """One input as this classifier's (3, crop, crop) tensor; InputError if unreadable."""
         if isinstance(image, np.ndarray):
             if image.ndim == 3 and image.shape[0] == 3 and image.dtype == np.float32:
-                return image  # already preprocessed
+                return Decoded(image)  # already preprocessed
             image = Image.fromarray(image)
         if isinstance(image, Image.Image):
-            return self.preprocess.image(to_rgb(image))
-        return self.preprocess(image)
+            return Decoded(self.preprocess.image(to_rgb(image)))
+        return self.preprocess.decode(image)
 
     def predict(self, images: Sequence[ImageLike] | np.ndarray, k: int = 5
                 ) -> list[list[Prediction]]:
@@ -126,4 +164,4 @@ class Classifier:
             return self.predict_batch(images, k)
         if not len(images):
             return []
-        return self.predict_batch(np.stack([self.tensor(image) for image in images]), k)
+        return self.predict_decoded([self.decode(image) for image in images], k)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from resnet_cli import __version__, process
-from resnet_cli.decode import RESIZE_MODES
+from resnet_cli.decode import CLOSE_CALL, RESIZE_MODES
 from resnet_cli.errors import ExitCode, OutputError, ResnetError, exit_codes_help
 from resnet_cli.escape import printable
 from resnet_cli.output import FORMATS
@@ -80,8 +80,9 @@ def model_options(f: Any) -> Any:
 def resize_option(f: Any) -> Any:
     return click.option(
         "--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default=None,
-        help="fast: photos over 4 MP decoded shrunk (JPEG DCT scaling, box reduce), smaller "
-             "ones exactly; exact: every image decoded at full size, the reference "
+        help=f"fast: photos over 4 MP decoded shrunk (JPEG DCT scaling, box reduce), again "
+             f"at full size when the top two classes are under {CLOSE_CALL} apart; draft: shrunk, "
+             "never again (fastest); exact: every image at full size, the reference "
              "[default: the model dir's setting, else fast].")(f)
 
 

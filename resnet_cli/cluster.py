@@ -208,7 +208,7 @@ def run_chunk(sources: list[Source], ref: ModelRef, blob: Blob | None, batch_siz
         preprocess = replace(preprocess, resize_mode=resize)
     with _run_lock:
         return list(engine.classify(sources, classifier, batch_size, settings.current().cores,
-                                    topk, _test_hooks(preprocess)))
+                                    topk, _test_hooks(preprocess.decode)))
 
 
 def _test_hooks(preprocess: Callable[[str], Any]) -> Callable[[str], Any]:

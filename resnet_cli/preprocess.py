@@ -13,8 +13,9 @@ import functools
 import io
 import os
 import struct
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -30,6 +31,14 @@ _BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexErro
 _BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never in one copy
 
 
+class Decoded(NamedTuple):
+    """One input's tensor and, when ``fast`` decoded it shrunk, how to decode it exactly
+    (called by the engine on a close call; see decode.CLOSE_CALL)."""
+
+    tensor: np.ndarray
+    exact: Callable[[], np.ndarray] | None = None
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """One model's input pipeline: resize the shorter side, center-crop, normalize."""
@@ -38,7 +47,7 @@ class Preprocessing:
     crop: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    resize_mode: ResizeMode = DEFAULT_RESIZE  # "exact": every image decoded at full size
+    resize_mode: ResizeMode = DEFAULT_RESIZE  # see decode.py
 
     @classmethod
     def of(cls, spec: ModelSpec) -> Preprocessing:
@@ -46,7 +55,15 @@ class Preprocessing:
 
     def __call__(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Read ``path`` and return a (3, crop, crop) float32 array; raise InputError."""
-        return self.image(load_rgb(path, self.resize if self.resize_mode == "fast" else None))
+        return self.decode(path).tensor
+
+    def decode(self, path: str | os.PathLike[str]) -> Decoded:
+        """The tensor of ``path``, and its exact re-decode when ``fast`` shrank it."""
+        img, shrunk = _load(path, None if self.resize_mode == "exact" else self.resize)
+        tensor = self.image(img)
+        if shrunk and self.resize_mode == "fast":
+            return Decoded(tensor, functools.partial(replace(self, resize_mode="exact"), path))
+        return Decoded(tensor)
 
     def image(self, img: Image.Image) -> np.ndarray:
         """An RGB image (already oriented) as a (3, crop, crop) float32 array."""
@@ -62,6 +79,11 @@ def load_rgb(path: str | os.PathLike[str], shrink_to: int | None = None) -> Imag
     Raises InputError with a one-line reason, and nothing else: the failed decode's
     frames and pixels are released before it is raised (see ``failures``).
     """
+    return _load(path, shrink_to)[0]
+
+
+def _load(path: str | os.PathLike[str], shrink_to: int | None) -> tuple[Image.Image, bool]:
+    """``load_rgb``, and whether the image was decoded shrunk."""
     try:
         return _decode(path, shrink_to)
     except Exception as exc:  # every decoder failure, worded once, in one place
@@ -69,17 +91,17 @@ def load_rgb(path: str | os.PathLike[str], shrink_to: int | None = None) -> Imag
     raise InputError(why)  # outside the except block: no __context__ to keep alive
 
 
-def _decode(path: str | os.PathLike[str], shrink_to: int | None) -> Image.Image:
+def _decode(path: str | os.PathLike[str], shrink_to: int | None) -> tuple[Image.Image, bool]:
     decode.register_formats()
     with opened(path) as stream, Image.open(stream) as img:
         refusal = budget.refusal(*img.size, img.mode)
         if refusal is not None:
             raise InputError(refusal)
         if decode.shrinks(img.size, shrink_to):
-            return load_shrunk(img, shrink_to)
+            return load_shrunk(img, shrink_to), True
         img.load()
         _orient(img)
-        return to_rgb(img)
+        return to_rgb(img), False
 
 
 def load_shrunk(img: Image.Image, size: int) -> Image.Image:

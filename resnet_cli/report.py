@@ -28,7 +28,7 @@ from resnet_cli.engine import Preprocess
 from resnet_cli.errors import ResnetError
 from resnet_cli.evaluation import UNLABELLED, Labeller, evaluate
 from resnet_cli.output import display_path
-from resnet_cli.preprocess import Preprocessing
+from resnet_cli.preprocess import Decoded, Preprocessing
 from resnet_cli.records import ImageNetClass, Record
 
 CHUNK = 500  # records per data file
@@ -109,10 +109,10 @@ class Report:
         """``preprocess`` that also saves each input's thumbnail (in the worker thread)."""
         folder = self.folder / "thumbs"
 
-        def preprocess_and_save(path: str) -> np.ndarray:
-            tensor = preprocess(path)
-            thumbnail(tensor, preprocess).save(folder / thumb_name(path), quality=80)
-            return tensor
+        def preprocess_and_save(path: str) -> Decoded:
+            decoded = preprocess.decode(path)
+            thumbnail(decoded.tensor, preprocess).save(folder / thumb_name(path), quality=80)
+            return decoded
 
         return preprocess_and_save
 

@@ -147,6 +147,57 @@ def test_budgets_refuse_oversized_headers_before_decoding(fmt, photos, tmp_path)
         load_rgb(strip)
 
 
+def records(twins, names, *args: str) -> list[dict]:
+    """``resnet predict`` on the named photos' sideways 6x-upscaled JPEGs (shrunk by fast)."""
+    files = [str(twins[name]["huge jpg"]) for name in names]
+    result = invoke("predict", "-f", "jsonl", "-q", "-b", "2", *args, *files)
+    assert result.exit_code == 0, result.output
+    return jsonl(result.stdout)
+
+
+def margins(rows: list[dict]) -> list[float]:
+    return [r["predictions"][0]["probability"] - r["predictions"][1]["probability"]
+            for r in rows]
+
+
+def test_fast_settles_close_calls_on_the_exact_decode(twins, resnet18_params):
+    """Random weights make every call a coin toss: fast must then give exactly the exact
+    path's records (it decodes each shrunk photo again at full size), where draft does not."""
+    names = sorted(twins)
+    model = ["-m", "resnet18_v1", "--weights", str(resnet18_params)]
+    draft = records(twins, names, *model, "-k", "2", "--resize", "draft")
+    assert max(margins(draft)) < decode.CLOSE_CALL  # the premise: all close calls
+    exact, fast = (records(twins, names, *model, "-k", "1", "--resize", mode)
+                   for mode in ("exact", "fast"))  # -k 1: the top two are still compared
+    assert fast == exact
+    assert all(d["predictions"][0]["probability"] != e["predictions"][0]["probability"]
+               for d, e in zip(draft, exact, strict=True))
+
+
+def test_fast_keeps_its_shrunk_decode_when_the_call_is_clear(twins):
+    names = ["chelsea", "coffee", "grace_hopper"]  # top two 0.06, 0.94 and 0.33 apart
+    draft, fast, exact = (records(twins, names, "-m", "squeezenet1.1", "--resize", mode)
+                          for mode in ("draft", "fast", "exact"))
+    assert min(margins(draft)) >= decode.CLOSE_CALL
+    assert fast == draft
+    assert all(f != e for f, e in zip(fast, exact, strict=True))  # the decodes did differ
+
+
+def test_a_close_call_whose_full_decode_fails_keeps_its_fast_result(twins, resnet18_params,
+                                                                    tmp_path):
+    from resnet_cli.classifier import Classifier
+
+    clf = Classifier.load("resnet18_v1", resnet18_params)
+    path = tmp_path / "vanishing.jpg"
+    path.write_bytes(twins["coffee"]["huge jpg"].read_bytes())
+    decoded = clf.decode(path)  # fast: decoded shrunk, with its exact decoder
+    assert decoded.exact is not None
+    expected = clf.predict_batch(decoded.tensor[None], 1)
+    path.unlink()  # gone before the close call is settled: the fast result stands
+    assert clf.predict_decoded([decoded], 1) == expected
+    assert clf.decode(twins["coffee"]["twin"]).exact is None  # 2x: decoded exactly already
+
+
 def test_resize_option_and_formats_through_the_cli(twins):
     files = twins["coffee"]
     args = ["predict", "-m", "squeezenet1.1", "-f", "jsonl", "-q", "-k", "1",
@@ -190,5 +241,6 @@ def test_model_dir_records_the_resize_mode_and_older_dirs_default_to_fast(twins,
     assert modeldir.read_dir(out).preprocessing.resize_mode == "fast"
     assert probabilities() == probabilities("--resize", "fast")
     rewrite_metadata(out, lambda pre: pre.update(resize_mode="nearest"))
-    with pytest.raises(ResnetError, match="resize_mode 'nearest' is not one of fast, exact"):
+    with pytest.raises(ResnetError,
+                       match="resize_mode 'nearest' is not one of fast, draft, exact"):
         modeldir.read_dir(out)
