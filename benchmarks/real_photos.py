@@ -13,8 +13,8 @@ Prints, in one run:
 - end-to-end images/s of ``resnet predict -f jsonl`` in a child process (steady rate
   between the second and the third-last batch: no model load, no drain) for
   SqueezeNet and ResNet-18 (cached weights, else random ones), exact, fast and draft
-  alternating in --rounds paired rounds, with the child's peak RSS (fast re-decodes close
-  calls at full size: with random weights every call is one, so draft shows the shrink);
+  alternating in --rounds paired rounds, with the child's peak RSS and how many photos
+  fast decoded twice (close calls, counted from draft's records);
 - accuracy over all --count photos (SqueezeNet, bundled weights): fast and draft vs exact
   top-1 agreement, top-1/top-5 of each, and how many photos fast decoded twice; and on the
   sample at its own size, whether the paths give identical records;
@@ -388,6 +388,8 @@ def main() -> None:
                   f"{statistics.median(ratios):.2f}x (rounds {rounds});"
                   f" CPU ms per image exact/{mode} {cpu['exact']:.0f}/{cpu[mode]:.0f} = "
                   f"{cpu['exact'] / cpu[mode]:.2f}x (the rate ratio on an idle machine)")
+        twice = sum(margin(r) < CLOSE_CALL for r in res["draft"][0].records)
+        print(f"    fast decoded {twice} of {len(e2e)} photos again at full size")
         print("    peak RSS MiB: " + "  ".join(f"{mode} {max(r.rss_mib for r in res[mode]):.0f}"
                                                for mode in MODES)
               + "   (targets: fast/exact >= 3.5x, fast RSS <= exact)")
