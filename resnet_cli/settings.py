@@ -40,10 +40,20 @@ class Settings:
     deadline: float  # seconds one whole download may take
     cores: int  # cores available to this process: default decoding threads
     threads: int  # MXNet's OpenMP threads
+    threads_requested: bool  # OMP_NUM_THREADS set them (else: the available cores)
+
+    @property
+    def engine_threads(self) -> int | None:
+        """Threads for ONNX Runtime / OpenVINO: the count the user asked for, else None (the
+        runtime's own default: one thread per physical core, pinned to it, inside this
+        process's CPU mask; the same on AVX2 and AVX-512 CPUs, and what a bare session of
+        that runtime does, so ``--engine`` never runs slower than the runtime used alone)."""
+        return self.threads if self.threads_requested else None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         cores = available_cores()
+        requested = _requested_threads(environ.get("OMP_NUM_THREADS"))
         if home := environ.get("RESNET_HOME"):
             cache = Path(home).expanduser()
         else:
@@ -53,7 +63,7 @@ class Settings:
         return cls(cache, _mirror(environ.get("RESNET_MIRROR")),
                    _seconds(environ, "RESNET_TIMEOUT", DEFAULT_TIMEOUT),
                    _seconds(environ, "RESNET_DEADLINE", DEFAULT_DEADLINE), cores,
-                   _threads(environ.get("OMP_NUM_THREADS"), cores))
+                   requested or cores, requested is not None)
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -83,10 +93,10 @@ def _mirror(text: str | None) -> str | None:
     return text.rstrip("/") + "/"
 
 
-def _threads(text: str | None, cores: int) -> int:
-    """``OMP_NUM_THREADS`` when it is one positive count, else the available cores (OpenMP
-    also accepts lists such as ``4,2``; MXNet then reads the variable itself)."""
-    return int(text) if text and text.isdigit() and int(text) > 0 else cores
+def _requested_threads(text: str | None) -> int | None:
+    """``OMP_NUM_THREADS`` when it is one positive count, else None: the available cores
+    (OpenMP also accepts lists such as ``4,2``; MXNet then reads the variable itself)."""
+    return int(text) if text and text.isdigit() and int(text) > 0 else None
 
 
 _current: Settings | None = None

@@ -15,7 +15,7 @@ import pytest
 from helpers import invoke
 
 import resnet_cli
-from resnet_cli import engines, modeldir, onnx_export, registry
+from resnet_cli import engines, modeldir, onnx_export, registry, settings
 from resnet_cli.classifier import Classifier
 from resnet_cli.errors import ResnetError
 from resnet_cli.preprocess import Preprocessing
@@ -233,6 +233,53 @@ def test_modeldir_needs_some_network(built, tmp_path):
     (copy / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     with pytest.raises(ResnetError, match="covers no network"):
         modeldir.read_dir(copy)
+
+
+@pytest.fixture(params=[None, "1"], ids=["default-threads", "OMP_NUM_THREADS=1"])
+def threads(request, monkeypatch) -> int | None:
+    """No thread count asked for (the runtime's default), or one thread."""
+    if request.param is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", request.param)
+    settings.reload()
+    return request.param and int(request.param)
+
+
+@pytest.mark.skipif(not engines.installed("onnxruntime"), reason="onnxruntime not installed")
+def test_onnxruntime_session_has_a_bare_sessions_options(built, threads):
+    """A bare session of ONNX Runtime (what benchmarks/compare.py races) pins one thread per
+    core; an explicit thread count would turn that off, so ours sets one only when asked."""
+    import onnxruntime
+
+    ours = engines.session("onnxruntime", built / modeldir.ONNX).session.get_session_options()
+    bare = onnxruntime.InferenceSession(str(built / modeldir.ONNX),
+                                        providers=["CPUExecutionProvider"]).get_session_options()
+    fields = ("intra_op_num_threads", "inter_op_num_threads", "execution_mode",
+              "graph_optimization_level", "enable_cpu_mem_arena", "enable_mem_pattern",
+              "enable_mem_reuse", "use_deterministic_compute")
+    expected = {name: getattr(bare, name) for name in fields}
+    if threads is not None:
+        expected["intra_op_num_threads"] = threads
+    assert {name: getattr(ours, name) for name in fields} == expected
+
+
+@pytest.mark.skipif(not engines.installed("openvino"), reason="openvino not installed")
+def test_openvino_compiles_as_a_bare_fp32_compile(built, threads):
+    """OpenVINO's CPU defaults (LATENCY: one stream, pinned threads, one per physical core),
+    fp32 as in a bare compile with the f32 hint, and a thread count only when asked."""
+    import openvino
+
+    ours = engines.session("openvino", built / modeldir.ONNX).compiled
+    bare = openvino.Core().compile_model(str(built / modeldir.ONNX), "CPU",
+                                         {"INFERENCE_PRECISION_HINT": "f32"})
+    names = ("PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS", "ENABLE_CPU_PINNING",
+             "ENABLE_HYPER_THREADING", "SCHEDULING_CORE_TYPE", "INFERENCE_PRECISION_HINT")
+    expected = {name: str(bare.get_property(name)) for name in names}
+    if threads is not None:
+        expected["INFERENCE_NUM_THREADS"] = str(threads)
+    assert {name: str(ours.get_property(name)) for name in names} == expected
+    assert str(ours.get_property("PERFORMANCE_HINT")) == "LATENCY"
 
 
 def test_cli_lists_every_engine():
