@@ -81,10 +81,14 @@ def end_to_end(classifier: Classifier, paths: list[str], batch_size: int, worker
 
 
 def paired(runs: dict[str, Run], repeats: int) -> list[Measurement]:
-    """Images/s of each run, the runs alternating in every one of ``repeats`` rounds."""
+    """Images/s of each run, the runs alternating in every one of ``repeats`` rounds; the
+    order rotates each round, so no run always follows the same one (whose threads may
+    still be spinning down, or whose memory traffic has just flushed the caches)."""
     rates: dict[str, list[float]] = {label: [] for label in runs}
-    for _ in range(repeats):
-        for label, run in runs.items():
+    order = list(runs.items())
+    for repeat in range(repeats):
+        shift = repeat % len(order)
+        for label, run in order[shift:] + order[:shift]:
             start = time.perf_counter()
             count = run()
             rates[label].append(count / (time.perf_counter() - start))

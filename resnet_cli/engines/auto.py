@@ -4,7 +4,9 @@ and CPU, found by a short measurement and cached per machine and model.
 Why measure instead of a fixed rule: the winner changes with the CPU (issue 14, AVX2 EPYC:
 OpenVINO int8 first at batch 1 and 32, ONNX Runtime fp32 ahead of MXNet by 1.09-1.27x;
 AVX-512/AMX CPUs have other kernels again), with the batch size and with the network. A
-few paired rounds of well under a second each settle it on the machine that will run it.
+few paired rounds of well under a second each settle it on the machine that will run it;
+when the runner-up comes out within 10% of the best (two runtimes on the same kernels
+often do, and three short rounds cannot order them) both run more rounds, side by side.
 
 The cache (``engine-choice.json`` in ``RESNET_HOME``) is keyed by the CPU (model name and
 flags), the threads in use, the model's SHA-256 and the batch size, so a copied home
@@ -17,6 +19,8 @@ import hashlib
 import json
 import os
 import platform
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,10 +29,16 @@ from typing import Any
 from resnet_cli import settings
 
 CACHE = "engine-choice.json"
-ROUNDS = 3  # paired rounds per candidate
-SECONDS = 0.25  # per round and candidate: a choice costs about ROUNDS * SECONDS * candidates
+ROUNDS = 3  # paired rounds of every candidate
+SECONDS = 0.25  # per round and candidate (or one batch, if that takes longer)
+CLOSE = 1.10  # a runner-up within 10% of the best (median of paired ratios) ...
+MORE_ROUNDS = 6  # ... and the best run this many more paired rounds, and the median ratio
+# over all 9 decides. A choice costs, per candidate, about 2 + ROUNDS rounds (a timing pass
+# and a warm-up first), plus 2 * MORE_ROUNDS when the top two are close, besides loading.
 
 Candidate = tuple[str, str]  # (engine, precision)
+Rates = dict[str, list[float]]  # "engine precision" -> images/s, one per round
+Timed = Callable[[dict[str, Callable[[], int]], int], Rates]  # (runs, rounds) -> rates
 
 
 @dataclass(frozen=True)
@@ -40,15 +50,18 @@ class Choice:
     batch_size: int
     figures: dict[str, float]  # "engine precision" -> images/s
     cpu: str
+    close: str = ""  # how the close candidates compared when measured again, if any were
+    seconds: float = 0.0  # the measurement took (loading and warm-up included)
     cached: bool = False
 
     def why(self) -> str:
         """One line for ``resnet bench``: the pick, every measured figure, where it came from."""
         figures = ", ".join(f"{name} {rate:.1f}" for name, rate in
                             sorted(self.figures.items(), key=lambda item: -item[1]))
-        source = "cached measurement" if self.cached else "measured now"
+        source = "cached measurement" if self.cached else f"measured now in {self.seconds:.1f} s"
+        close = f"; {self.close}" if self.close else ""
         return (f"auto picked {self.engine} {self.precision} at batch {self.batch_size} on "
-                f"{self.cpu} ({source}, images/s: {figures})")
+                f"{self.cpu} ({source}, images/s: {figures}{close})")
 
 
 def cpu() -> tuple[str, str]:
@@ -122,34 +135,64 @@ def label(candidate: Candidate) -> str:
     return " ".join(candidate)
 
 
-def measure(classifiers: dict[Candidate, Any], batch_size: int) -> dict[str, float]:
-    """Median images/s of each classifier on one batch of noise, in paired rounds."""
+def timed_rounds(runs: dict[str, Callable[[], int]], rounds: int) -> Rates:
+    """Images/s of each run in ``rounds`` rounds, taking turns (the order rotating)."""
     from resnet_cli import bench
 
-    first = next(iter(classifiers.values()))
-    batch = bench.batch_of(first, batch_size)
+    return {m.label: m.images_per_second for m in bench.paired(runs, rounds)}
+
+
+def ratio(faster: list[float], slower: list[float]) -> float:
+    """The median over rounds of one rate / the other's in the same round: a burst of load
+    from other processes slows both sides of a pair, so it cancels where medians would not."""
+    return statistics.median(a / b for a, b in zip(faster, slower, strict=True))
+
+
+def decide(runs: dict[str, Callable[[], int]], timed: Timed = timed_rounds
+           ) -> tuple[str, Rates, str]:
+    """The fastest run's label, every run's rates and, if the runner-up came within
+    ``CLOSE`` of the best, how the two compared after ``MORE_ROUNDS`` more rounds of both."""
+    rates = timed(runs, ROUNDS)
+    by_speed = sorted(rates, key=lambda name: -statistics.median(rates[name]))  # stable
+    best, runner_up = by_speed[:2]
+    if ratio(rates[best], rates[runner_up]) >= CLOSE:
+        return best, rates, ""
+    more = timed({name: runs[name] for name in (best, runner_up)}, MORE_ROUNDS)
+    for name in (best, runner_up):
+        rates[name] = rates[name] + more[name]
+    if ratio(rates[runner_up], rates[best]) > 1.0:  # on a tie the earlier candidate stays
+        best, runner_up = runner_up, best
+    return best, rates, (f"{best} / {runner_up} x{ratio(rates[best], rates[runner_up]):.3f} "
+                         f"over {len(rates[best])} paired rounds")
+
+
+def measure(classifiers: dict[Candidate, Any], batch_size: int, timed: Timed = timed_rounds
+            ) -> tuple[Candidate, dict[str, float], str]:
+    """The fastest candidate on one batch of noise, the median images/s of each, and how
+    the close ones compared."""
+    from resnet_cli import bench
+
+    batch = bench.batch_of(next(iter(classifiers.values())), batch_size)
     runs = {label(c): bench.model_only(clf, batch, SECONDS) for c, clf in classifiers.items()}
-    return {m.label: m.median for m in bench.paired(runs, ROUNDS)}
-
-
-def pick(figures: dict[str, float]) -> Candidate:
-    """The fastest; on a tie, the earlier candidate (MXNet fp32 first: the reference)."""
-    best = max(figures, key=lambda name: figures[name])
-    engine, precision = best.split(" ")
-    return engine, precision
+    winner, rates, close = decide(runs, timed)
+    engine, precision = winner.split(" ")
+    return (engine, precision), {name: statistics.median(r) for name, r in rates.items()}, close
 
 
 def choose(candidates: list[Candidate], load: Callable[[str, str], Any],
-           model_sha: str, batch_size: int) -> tuple[Any, Choice]:
+           model_sha: str, batch_size: int, timed: Timed = timed_rounds
+           ) -> tuple[Any, Choice]:
     """The classifier of the fastest candidate and the choice (cached or measured now)."""
     key = cache_key(model_sha, batch_size)
-    if len(candidates) == 1 or (choice := cached(key, candidates)) is None:
-        classifiers = {c: load(*c) for c in candidates}
-        figures = (measure(classifiers, batch_size) if len(candidates) > 1
-                   else {label(candidates[0]): 0.0})
-        engine, precision = pick(figures)
-        choice = Choice(engine, precision, batch_size, figures, cpu()[0])
-        if len(candidates) > 1:
-            store(key, choice)
-        return classifiers[engine, precision], choice
-    return load(choice.engine, choice.precision), choice
+    if len(candidates) == 1:
+        return load(*candidates[0]), Choice(*candidates[0], batch_size,
+                                            {label(candidates[0]): 0.0}, cpu()[0])
+    if (choice := cached(key, candidates)) is not None:
+        return load(choice.engine, choice.precision), choice
+    start = time.perf_counter()
+    classifiers = {c: load(*c) for c in candidates}
+    (engine, precision), figures, close = measure(classifiers, batch_size, timed)
+    choice = Choice(engine, precision, batch_size, figures, cpu()[0], close,
+                    round(time.perf_counter() - start, 1))
+    store(key, choice)
+    return classifiers[engine, precision], choice
