@@ -22,6 +22,10 @@ batches) before the next; the others block on reading stdin. Every round runs ev
 contestant once, in an order rotated each round, so drift in the machine's load hits all
 alike. Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1:
 auto as fast or faster).
+
+Only some cells: ``--models resnet18_v1 --precisions fp32 --batch-sizes 32``. With
+``--resnet-engine onnxruntime`` (or openvino, mxnet) resnet's contestant is that engine
+instead of auto: its session against the bare runtime's, same files, same turns.
 """
 
 from __future__ import annotations
@@ -61,11 +65,13 @@ def peer_runner(kind: str, model: Path, precision: str) -> object:
     return lambda batch: request.infer({0: batch})[0]
 
 
-def resnet_runner(model_dir: Path, precision: str, batch_size: int) -> tuple[object, str]:
+def resnet_runner(model_dir: Path, precision: str, batch_size: int, engine: str
+                  ) -> tuple[object, str]:
     import resnet_cli
 
-    clf = resnet_cli.load(model_dir=model_dir, engine="auto", batch_size=batch_size,
-                          precision=None if precision == "int8" else "fp32")
+    clf = resnet_cli.load(model_dir=model_dir, engine=engine, batch_size=batch_size,
+                          precision=precision if engine != "auto" or precision == "fp32"
+                          else None)
     return clf.logits, f"{clf.engine} {clf.precision}"
 
 
@@ -73,7 +79,8 @@ def worker(args: argparse.Namespace) -> None:
     batch = np.random.default_rng(0).standard_normal((args.batch, 3, 224, 224),
                                                      dtype=np.float32)
     if args.kind == "resnet":
-        run, picked = resnet_runner(Path(args.model), args.precision, args.batch)
+        run, picked = resnet_runner(Path(args.model), args.precision, args.batch,
+                                    args.resnet_engine)
     else:
         run, picked = peer_runner(args.kind, Path(args.model), args.precision), ""
     for _ in range(3):  # warm-up
@@ -95,11 +102,11 @@ def worker(args: argparse.Namespace) -> None:
 
 class Contestant:
     def __init__(self, label: str, python: str, kind: str, model: Path, precision: str,
-                 batch: int, seconds: float) -> None:
+                 batch: int, seconds: float, *more: str) -> None:
         self.label = label
         self.process = subprocess.Popen(
             [python, str(HERE), "--worker", kind, "--model", str(model), "--precision",
-             precision, "--batch", str(batch)],
+             precision, "--batch", str(batch), *more],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ready = json.loads(self.process.stdout.readline())
         self.picked = ready["picked"]
@@ -116,15 +123,18 @@ class Contestant:
         self.process.wait(timeout=60)
 
 
-def build_dirs(resnet: str, out: Path, calibrate: Path) -> dict[tuple[str, str], Path]:
+def build_dirs(resnet: str, out: Path, calibrate: Path, models: list[str],
+               precisions: list[str]) -> dict[tuple[str, str], Path]:
     """fp32 and int8 model directories of each model, built by resnet's own CLI."""
     cli = [resnet, "-m", "resnet_cli"]
     dirs = {}
-    for model in MODELS:
+    for model in models:
         weights = ["--pretrained"] if model == "squeezenet1.1" else ["--random-init"]
         for precision, extra in (("fp32", ["--format", "mxnet,onnx"]),
                                  ("int8", ["--format", "onnx", "--int8", "--calibrate",
                                            str(calibrate)])):
+            if precision not in precisions:
+                continue
             path = out / f"{model}-{precision}"
             done = subprocess.run([*cli, "build", "-m", model, *weights, *extra, "-o",
                                    str(path)], capture_output=True, text=True, check=True)
@@ -148,10 +158,10 @@ def peers(directory: Path, precision: str) -> dict[str, tuple[str, Path]]:
     return found
 
 
-def cell(resnet: str, directory: Path, precision: str, batch: int, rounds: int,
+def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, rounds: int,
          seconds: float) -> list[str]:
-    contestants = [Contestant("resnet auto", resnet, "resnet", directory, precision, batch,
-                              seconds)]
+    contestants = [Contestant(f"resnet {engine}", resnet, "resnet", directory, precision,
+                              batch, seconds, "--resnet-engine", engine)]
     contestants += [Contestant(label, sys.executable, kind, path, precision, batch, seconds)
                     for label, (kind, path) in peers(directory, precision).items()]
     try:
@@ -163,11 +173,11 @@ def cell(resnet: str, directory: Path, precision: str, batch: int, rounds: int,
         for contestant in contestants:
             contestant.close()
     auto = contestants[0]
-    lines = [f"resnet auto -> {auto.picked:<17} {statistics.median(auto.rates):8.1f} img/s"]
+    lines = [f"resnet {engine} -> {auto.picked:<17} {statistics.median(auto.rates):8.1f} img/s"]
     for peer in contestants[1:]:
         ratio = statistics.median(a / p for a, p in zip(auto.rates, peer.rates, strict=True))
         lines.append(f"{peer.label:<30} {statistics.median(peer.rates):8.1f} img/s  "
-                     f"auto/peer x{ratio:.2f}")
+                     f"{engine}/peer x{ratio:.2f}")
     return lines
 
 
@@ -197,6 +207,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
+                        help="Only these models' cells")
+    parser.add_argument("--precisions", nargs="+", choices=("fp32", "int8"),
+                        default=["fp32", "int8"], help="Only these precisions' cells")
+    parser.add_argument("--resnet-engine", default="auto",
+                        choices=("auto", "mxnet", "onnxruntime", "openvino"),
+                        help="resnet's contestant: auto (the point), or one engine, to "
+                             "compare its session with the bare runtime's")
     parser.add_argument("--worker", choices=("resnet", "onnxruntime", "openvino"))
     parser.add_argument("--model", type=Path)
     parser.add_argument("--precision", choices=("fp32", "int8"))
@@ -214,12 +232,12 @@ def main() -> None:
         for image in sorted(args.calibrate.iterdir())[:args.calibration_images]:
             (calibrate / image.name).symlink_to(image.resolve())
         os.environ.setdefault("RESNET_HOME", str(Path(tmp) / "home"))  # auto measures anew
-        dirs = build_dirs(args.resnet, Path(tmp), calibrate)
+        dirs = build_dirs(args.resnet, Path(tmp), calibrate, args.models, args.precisions)
         for (model, precision), directory in dirs.items():
             for batch in args.batch_sizes:
                 print(f"{model} {precision} batch {batch}:")
-                for line in cell(args.resnet, directory, precision, batch, args.rounds,
-                                 args.seconds):
+                for line in cell(args.resnet, args.resnet_engine, directory, precision, batch,
+                                 args.rounds, args.seconds):
                     print("  " + line)
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
