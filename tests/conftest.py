@@ -18,6 +18,13 @@ from resnet_cli import settings
 
 DATA = Path(__file__).parent / "data"
 
+# MXNet's OpenMP threads spin between parallel regions by default. The suite runs MXNet
+# beside decode threads, subprocesses and Dask workers on 2 cores, where a spinning thread
+# holds the core its partner needs: `resnet summary` of ResNet-152 or DenseNet-121 measured
+# 3-8x slower at load 5. Passive waiting changes no result, only who gets the CPU; the
+# product keeps OpenMP's default (README, "Threads": measured within 14% either way).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
