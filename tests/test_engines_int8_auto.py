@@ -16,6 +16,7 @@ from helpers import invoke
 import resnet_cli
 from resnet_cli import engines, modeldir
 from resnet_cli.engines import auto, int8
+from resnet_cli.errors import ResnetError
 
 pytest.importorskip("onnx")
 TOOLS = [e for e in engines.ONNX_ENGINES if int8.available(e)]
@@ -269,8 +270,9 @@ def test_auto_keeps_the_earlier_candidate_on_an_exact_tie():
 
 
 def test_auto_remeasures_real_engines_when_close(accepted, monkeypatch):
-    """Real ONNX Runtime and OpenVINO sessions run every round; only the rates they
-    report are replaced by figures 2% apart, which must send both to the longer match."""
+    """Real ONNX Runtime and OpenVINO sessions, each in its measuring process, run every
+    round; only the rates they report are replaced by figures 2% apart, which must send
+    both to the longer match."""
     if not all(map(engines.installed, engines.ONNX_ENGINES)):
         pytest.skip("needs both ONNX engines")
     monkeypatch.setattr(auto, "SECONDS", 0.01)  # one batch per round
@@ -289,7 +291,9 @@ def test_auto_remeasures_real_engines_when_close(accepted, monkeypatch):
 
     candidates = [("onnxruntime", "fp32"), ("openvino", "fp32")]
     sha = auto.model_sha256([out / modeldir.SUMS])
-    clf, choice = auto.choose(candidates, load, sha, 3, timed)
+    source = {"model": "squeezenet1.1", "weights_file": None, "model_dir": str(out),
+              "fuse": True}
+    clf, choice = auto.choose(candidates, load, source, sha, 3, timed)
     assert calls == [dict.fromkeys(["onnxruntime fp32", "openvino fp32"], auto.ROUNDS),
                      dict.fromkeys(["onnxruntime fp32", "openvino fp32"], auto.MORE_ROUNDS)]
     assert (clf.engine, choice.engine, choice.precision) == ("openvino",) * 2 + ("fp32",)
@@ -297,6 +301,13 @@ def test_auto_remeasures_real_engines_when_close(accepted, monkeypatch):
     assert choice.close in choice.why() and choice.seconds > 0
     assert cached_entries()[auto.cache_key(sha, 3)]["close"] == choice.close
     assert clf.probabilities(np.zeros((3, 3, 224, 224), np.float32)).shape == (3, 1000)
+
+
+def test_auto_says_why_a_candidate_could_not_be_measured(tmp_path):
+    source = {"model": "squeezenet1.1", "weights_file": None,
+              "model_dir": str(tmp_path / "gone"), "fuse": True}
+    with pytest.raises(ResnetError, match=r"measuring a candidate failed: .*gone"):
+        auto.Worker(source, (engines.ONNX_ENGINES[0], "fp32"), 1)
 
 
 def test_auto_int8_only_without_int8_model_says_what_to_do(tmp_path):

@@ -182,7 +182,10 @@ def load_auto(model: str, weights_file: str | os.PathLike[str] | None,
     def load_one(engine: str, chosen: str) -> Classifier:
         return load(engine, model, weights_file, model_dir, progress, notify, fuse, chosen)
 
-    classifier, choice = auto.choose(found, load_one, auto.model_sha256(identity), batch_size)
+    source = {"model": model, "weights_file": weights_file and str(weights_file),
+              "model_dir": model_dir and str(model_dir), "fuse": fuse}
+    classifier, choice = auto.choose(found, load_one, source, auto.model_sha256(identity),
+                                     batch_size)
     classifier.choice = choice
     return classifier
 

@@ -8,6 +8,12 @@ few paired rounds of well under a second each settle it on the machine that will
 when the runner-up comes out within 10% of the best (two runtimes on the same kernels
 often do, and three short rounds cannot order them) both run more rounds, side by side.
 
+Each candidate is measured in a process of its own, as it will run: in one process the
+runtimes disturb each other (SqueezeNet, batch 1, load average 3: OpenVINO 65-124 images/s
+taking turns with ONNX Runtime, whose threads spin on after each run, against 125-143
+alone; MXNet 4-5 beside either against 29 alone), and the losers' threads would stay in
+the process that then runs the winner.
+
 The cache (``engine-choice.json`` in ``RESNET_HOME``) is keyed by the CPU (model name and
 flags), the threads in use, the model's SHA-256 and the batch size, so a copied home
 directory or a new CPU measures again.
@@ -15,11 +21,15 @@ directory or a new CPU measures again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_cli import settings
+from resnet_cli.errors import ResnetError
 
 CACHE = "engine-choice.json"
 ROUNDS = 3  # paired rounds of every candidate
@@ -166,33 +177,93 @@ def decide(runs: dict[str, Callable[[], int]], timed: Timed = timed_rounds
                          f"over {len(rates[best])} paired rounds")
 
 
-def measure(classifiers: dict[Candidate, Any], batch_size: int, timed: Timed = timed_rounds
-            ) -> tuple[Candidate, dict[str, float], str]:
-    """The fastest candidate on one batch of noise, the median images/s of each, and how
-    the close ones compared."""
-    from resnet_cli import bench
+class Worker:
+    """One candidate loaded in a process of its own (``serve``); calling it runs a fixed
+    number of batches there, about ``SECONDS`` long, and returns the images done."""
 
-    batch = bench.batch_of(next(iter(classifiers.values())), batch_size)
-    runs = {label(c): bench.model_only(clf, batch, SECONDS) for c, clf in classifiers.items()}
-    winner, rates, close = decide(runs, timed)
+    def __init__(self, source: dict[str, Any], candidate: Candidate, batch_size: int) -> None:
+        environ = dict(os.environ)
+        if not settings.current().threads_requested:  # MXNet may have set it in this one
+            environ.pop("OMP_NUM_THREADS", None)
+        self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by close()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from resnet_cli.engines import auto; auto.serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True,
+            env=environ)
+        self.reply(json.dumps({**source, "engine": candidate[0], "precision": candidate[1],
+                               "batch_size": batch_size, "seconds": SECONDS}))
+
+    def reply(self, line: str) -> str:
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        except BrokenPipeError:
+            answer = ""
+        if not answer:
+            self.process.wait()
+            self.errors.seek(0)
+            lines = self.errors.read().strip().splitlines() or ["no message"]
+            self.close()
+            reason = lines[-1].removeprefix(f"{ResnetError.__module__}.ResnetError: ")
+            raise ResnetError(f"--engine auto: measuring a candidate failed: {reason}")
+        return answer
+
+    def __call__(self) -> int:
+        return int(self.reply("run"))
+
+    def close(self) -> None:
+        with contextlib.suppress(BrokenPipeError):  # it had ended already
+            self.process.stdin.close()  # the worker's loop ends
+        self.process.wait()
+        self.errors.close()
+
+
+def serve() -> None:
+    """A ``Worker``'s process: load the candidate named on stdin, then one warmed-up run
+    per line read, answering with the images done."""
+    from resnet_cli import bench, engines
+
+    job = json.loads(sys.stdin.readline())
+    classifier = engines.load(job["engine"], job["model"], job["weights_file"],
+                              job["model_dir"], fuse=job["fuse"], precision=job["precision"])
+    run = bench.model_only(classifier, bench.batch_of(classifier, job["batch_size"]),
+                           job["seconds"])
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(run(), flush=True)
+
+
+def measure(candidates: list[Candidate], source: dict[str, Any], batch_size: int,
+            timed: Timed = timed_rounds) -> tuple[Candidate, dict[str, float], str]:
+    """The fastest candidate on one batch of noise, the median images/s of each, and how
+    the close ones compared; each measured in its own process, loaded one after another."""
+    workers: dict[str, Worker] = {}
+    try:
+        for candidate in candidates:
+            workers[label(candidate)] = Worker(source, candidate, batch_size)
+        winner, rates, close = decide(dict(workers), timed)
+    finally:
+        for worker in workers.values():
+            worker.close()
     engine, precision = winner.split(" ")
     return (engine, precision), {name: statistics.median(r) for name, r in rates.items()}, close
 
 
 def choose(candidates: list[Candidate], load: Callable[[str, str], Any],
-           model_sha: str, batch_size: int, timed: Timed = timed_rounds
-           ) -> tuple[Any, Choice]:
-    """The classifier of the fastest candidate and the choice (cached or measured now)."""
+           source: dict[str, Any], model_sha: str, batch_size: int,
+           timed: Timed = timed_rounds) -> tuple[Any, Choice]:
+    """The classifier of the fastest candidate and the choice (cached or measured now).
+    ``source`` names the model for the measuring processes (JSON: model, weights_file,
+    model_dir, fuse); ``load`` loads a candidate here."""
     key = cache_key(model_sha, batch_size)
     if len(candidates) == 1:
         return load(*candidates[0]), Choice(*candidates[0], batch_size,
                                             {label(candidates[0]): 0.0}, cpu()[0])
-    if (choice := cached(key, candidates)) is not None:
-        return load(choice.engine, choice.precision), choice
-    start = time.perf_counter()
-    classifiers = {c: load(*c) for c in candidates}
-    (engine, precision), figures, close = measure(classifiers, batch_size, timed)
-    choice = Choice(engine, precision, batch_size, figures, cpu()[0], close,
-                    round(time.perf_counter() - start, 1))
-    store(key, choice)
-    return classifiers[engine, precision], choice
+    if (choice := cached(key, candidates)) is None:
+        start = time.perf_counter()
+        (engine, precision), figures, close = measure(candidates, source, batch_size, timed)
+        choice = Choice(engine, precision, batch_size, figures, cpu()[0], close,
+                        round(time.perf_counter() - start, 1))
+        store(key, choice)
+    return load(choice.engine, choice.precision), choice
