@@ -3,6 +3,7 @@ in tests/data, the ImageNet sample beside the checkout, one random ResNet-18, a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -64,6 +65,23 @@ def sample_dir() -> Path:
     if not SAMPLE.is_dir():
         pytest.skip(f"ImageNet sample not present at {SAMPLE}")
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_eval(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``resnet eval --model squeezenet1.1 -f json`` over the ImageNet sample, run once
+    (1,000 decodes and forward passes): the accuracy test and the int8 comparison both
+    judge this report. Its own empty weights cache, as the ``cache`` fixture gives a test."""
+    from helpers import invoke
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESNET_HOME", str(tmp_path_factory.mktemp("resnet-home")))
+        patch.delenv("RESNET_MIRROR", raising=False)
+        patch.delenv("RESNET_TIMEOUT", raising=False)
+        patch.setattr(settings, "_current", None)
+        result = invoke("eval", str(sample_dir), "--model", "squeezenet1.1", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="session")

@@ -47,11 +47,9 @@ def test_eval_on_folders_named_by_class(photos, tmp_path, cache):
 
 
 @pytest.mark.slow
-def test_bundled_model_accuracy_on_imagenet_sample(sample_dir, cache):
+def test_bundled_model_accuracy_on_imagenet_sample(sample_eval):
     """Same code path as the CLI: expand -> preprocess threads -> batches -> records."""
-    result = invoke("eval", str(sample_dir), "--model", "squeezenet1.1", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = sample_eval
     assert report["images"] == 1000 and report["failed"] == 0
     spec = registry.get("squeezenet1.1")  # the figures the registry (and README) state
     assert abs(report["top1"] - spec.top1) <= 0.0005 and abs(report["top5"] - spec.top5) <= 0.0005
