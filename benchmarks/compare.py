@@ -24,6 +24,8 @@ alike. Printed: medians, and the median over rounds of auto's rate / the peer's 
 auto as fast or faster).
 
 Only some cells: ``--models resnet18_v1 --precisions fp32 --batch-sizes 32``. With
+``--control``, a second process of each peer takes its turns too, and the peer's rate over
+its twin's shows how far apart one runtime lands from itself: the noise a ratio must clear. With
 ``--resnet-engine onnxruntime`` (or openvino, mxnet) resnet's contestant is that engine
 instead of auto: its session against the bare runtime's, same files, same turns.
 """
@@ -103,7 +105,7 @@ def worker(args: argparse.Namespace) -> None:
 class Contestant:
     def __init__(self, label: str, python: str, kind: str, model: Path, precision: str,
                  batch: int, seconds: float, *more: str) -> None:
-        self.label = label
+        self.label, self.kind, self.model = label, kind, model
         self.process = subprocess.Popen(
             [python, str(HERE), "--worker", kind, "--model", str(model), "--precision",
              precision, "--batch", str(batch), *more],
@@ -159,11 +161,14 @@ def peers(directory: Path, precision: str) -> dict[str, tuple[str, Path]]:
 
 
 def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, rounds: int,
-         seconds: float) -> list[str]:
+         seconds: float, control: bool = False) -> list[str]:
     contestants = [Contestant(f"resnet {engine}", resnet, "resnet", directory, precision,
                               batch, seconds, "--resnet-engine", engine)]
     contestants += [Contestant(label, sys.executable, kind, path, precision, batch, seconds)
                     for label, (kind, path) in peers(directory, precision).items()]
+    twins = [Contestant(f"{peer.label} again", sys.executable, peer.kind, peer.model,
+                        precision, batch, seconds) for peer in contestants[1:] if control]
+    contestants += twins
     try:
         for r in range(rounds):
             shift = r % len(contestants)
@@ -174,11 +179,18 @@ def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, 
             contestant.close()
     auto = contestants[0]
     lines = [f"resnet {engine} -> {auto.picked:<17} {statistics.median(auto.rates):8.1f} img/s"]
-    for peer in contestants[1:]:
-        ratio = statistics.median(a / p for a, p in zip(auto.rates, peer.rates, strict=True))
+    for peer in contestants[1:len(contestants) - len(twins)]:
         lines.append(f"{peer.label:<30} {statistics.median(peer.rates):8.1f} img/s  "
-                     f"{engine}/peer x{ratio:.2f}")
+                     f"{engine}/peer x{paired_ratio(auto, peer):.2f}")
+    for twin, peer in zip(twins, contestants[1:], strict=False):
+        lines.append(f"control: {peer.label} / a second {peer.label} process "
+                     f"x{paired_ratio(peer, twin):.2f} (the same runtime against itself)")
     return lines
+
+
+def paired_ratio(a: Contestant, b: Contestant) -> float:
+    """The median over rounds of a's rate / b's in the same round."""
+    return statistics.median(x / y for x, y in zip(a.rates, b.rates, strict=True))
 
 
 def versions() -> str:
@@ -215,6 +227,9 @@ def main() -> None:
                         choices=("auto", "mxnet", "onnxruntime", "openvino"),
                         help="resnet's contestant: auto (the point), or one engine, to "
                              "compare its session with the bare runtime's")
+    parser.add_argument("--control", action="store_true",
+                        help="also run a second process of each peer and print the peer "
+                             "against itself: the noise a ratio must clear")
     parser.add_argument("--worker", choices=("resnet", "onnxruntime", "openvino"))
     parser.add_argument("--model", type=Path)
     parser.add_argument("--precision", choices=("fp32", "int8"))
@@ -237,7 +252,7 @@ def main() -> None:
             for batch in args.batch_sizes:
                 print(f"{model} {precision} batch {batch}:")
                 for line in cell(args.resnet, args.resnet_engine, directory, precision, batch,
-                                 args.rounds, args.seconds):
+                                 args.rounds, args.seconds, args.control):
                     print("  " + line)
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
