@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,18 @@ def test_every_model_summarizes(model):
     assert summary.parameters == sum(r.params for r in summary.layers if r.depth == 1)
 
 
+@pytest.fixture
+def scratch(tmp_path: Path):
+    """``tmp_path``, emptied when the test ends: the 34 models' weights and model dirs come
+    to about 14 GB, which pytest would otherwise keep on disk for its last three runs."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", names())  # alphabetical: the eight VGGs, heaviest, last
-def test_every_model_predicts_and_builds(model, tmp_path, photos, cache):
-    weights = random_weights(model, tmp_path / "random.params")
+def test_every_model_predicts_and_builds(model, scratch, photos, cache):
+    weights = random_weights(model, scratch / "random.params")
     image = photos["grace_hopper"]
     by_name = Classifier.load(model, weights)  # predict -m MODEL --weights FILE
     named = top(by_name, image)
@@ -106,7 +115,7 @@ def test_every_model_predicts_and_builds(model, tmp_path, photos, cache):
     assert probabilities == sorted(probabilities, reverse=True)
     assert 0 < sum(probabilities) <= 1 + 1e-6
 
-    built = build_dir(model, 1000, weights, tmp_path / "dir", None, 0, pytest.fail)
+    built = build_dir(model, 1000, weights, scratch / "dir", None, 0, pytest.fail)
     from_dir = resnet_cli.load(model_dir=built.path)  # predict --model-dir DIR
     assert from_dir.input_size == input_size
     exported = top(from_dir, image)
