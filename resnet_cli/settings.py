@@ -47,7 +47,7 @@ class Settings:
         """Threads for ONNX Runtime / OpenVINO: the count the user asked for, else None (the
         runtime's own default: one thread per physical core, pinned to it, inside this
         process's CPU mask; the same on AVX2 and AVX-512 CPUs, and what a bare session of
-        that runtime does, so ``--engine`` never runs slower than the runtime used alone)."""
+        that runtime does, so ``--engine`` runs with the runtime's own settings)."""
         return self.threads if self.threads_requested else None
 
     @classmethod
