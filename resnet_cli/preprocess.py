@@ -15,7 +15,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -29,6 +29,8 @@ _WHITE = (255, 255, 255)
 _BAD_EXIF = (struct.error, ValueError, OSError, SyntaxError, KeyError, IndexError, TypeError,
              AttributeError)
 _BAND_PIXELS = 1 << 20  # 16-bit gray is scaled a band of rows at a time, never in one copy
+Source = str | os.PathLike[str] | bytes  # a path, a URL, or a URL's bytes already fetched
+_T = TypeVar("_T")
 
 
 class Decoded(NamedTuple):
@@ -53,13 +55,19 @@ class Preprocessing:
     def of(cls, spec: ModelSpec) -> Preprocessing:
         return cls(spec.resize, spec.crop, spec.mean, spec.std)
 
-    def __call__(self, path: str | os.PathLike[str]) -> np.ndarray:
+    def __call__(self, path: Source) -> np.ndarray:
         """Read ``path`` and return a (3, crop, crop) float32 array; raise InputError."""
         return self.decode(path).tensor
 
-    def decode(self, path: str | os.PathLike[str]) -> Decoded:
-        """The tensor of ``path``, and its exact re-decode when ``fast`` shrank it."""
-        img, shrunk = _load(path, None if self.resize_mode == "exact" else self.resize)
+    def decode(self, path: Source) -> Decoded:
+        """The tensor of ``path``, and its exact re-decode when ``fast`` shrank it.
+
+        A URL is fetched once, here: its exact re-decode reads the same bytes, not the
+        store again (and so not a version of the object that changed in between)."""
+        if isinstance(path, str) and remote.is_url(path):
+            path = _reworded(remote.fetch, path)
+        img, shrunk = _reworded(_decode, path,
+                                None if self.resize_mode == "exact" else self.resize)
         tensor = self.image(img)
         if shrunk and self.resize_mode == "fast":
             return Decoded(tensor, functools.partial(replace(self, resize_mode="exact"), path))
@@ -71,7 +79,7 @@ class Preprocessing:
         return normalize(cropped, self.mean, self.std)
 
 
-def load_rgb(path: str | os.PathLike[str], shrink_to: int | None = None) -> Image.Image:
+def load_rgb(path: Source, shrink_to: int | None = None) -> Image.Image:
     """Decode a regular file within the budget, orient by EXIF, convert to RGB.
 
     With ``shrink_to``, a large image (``decode.shrinks``) is decoded shrunk and comes back
@@ -79,19 +87,20 @@ def load_rgb(path: str | os.PathLike[str], shrink_to: int | None = None) -> Imag
     Raises InputError with a one-line reason, and nothing else: the failed decode's
     frames and pixels are released before it is raised (see ``failures``).
     """
-    return _load(path, shrink_to)[0]
+    return _reworded(_decode, path, shrink_to)[0]
 
 
-def _load(path: str | os.PathLike[str], shrink_to: int | None) -> tuple[Image.Image, bool]:
-    """``load_rgb``, and whether the image was decoded shrunk."""
+def _reworded(read: Callable[..., _T], *args: object) -> _T:
+    """``read(*args)``, its every failure worded once, in one place, as InputError."""
     try:
-        return _decode(path, shrink_to)
-    except Exception as exc:  # every decoder failure, worded once, in one place
+        return read(*args)
+    except Exception as exc:
         why = failures.reason(exc)
     raise InputError(why)  # outside the except block: no __context__ to keep alive
 
 
-def _decode(path: str | os.PathLike[str], shrink_to: int | None) -> tuple[Image.Image, bool]:
+def _decode(path: Source, shrink_to: int | None) -> tuple[Image.Image, bool]:
+    """The RGB image, and whether it was decoded shrunk."""
     decode.register_formats()
     with opened(path) as stream, Image.open(stream) as img:
         refusal = budget.refusal(*img.size, img.mode)
@@ -120,10 +129,12 @@ def load_shrunk(img: Image.Image, size: int) -> Image.Image:
     return decode.upright(resize_shorter(rgb, size, extent), orientation)
 
 
-def opened(path: str | os.PathLike[str]) -> BinaryIO:
-    """A local regular file, or a URL's bytes, read here by the decoding thread."""
+def opened(path: Source) -> BinaryIO:
+    """A local regular file, or a URL's bytes (read here by the decoding thread)."""
     if isinstance(path, str) and remote.is_url(path):
-        return io.BytesIO(remote.fetch(path))
+        path = remote.fetch(path)
+    if isinstance(path, bytes):
+        return io.BytesIO(path)
     return files.open_regular(path)
 
 

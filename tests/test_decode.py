@@ -198,6 +198,18 @@ def test_a_close_call_whose_full_decode_fails_keeps_its_fast_result(twins, resne
     assert clf.decode(twins["coffee"]["twin"]).exact is None  # 2x: decoded exactly already
 
 
+def test_a_close_call_from_a_url_is_fetched_once(twins, resnet18_params, server):
+    """Its exact re-decode reads the bytes already fetched, not the store again."""
+    server.routes["coin.jpg"] = ("ok", twins["coffee"]["huge jpg"].read_bytes())
+    model = ["-m", "resnet18_v1", "--weights", str(resnet18_params), "-f", "jsonl", "-q"]
+    fast = invoke("predict", *model, "--resize", "fast", server.url + "coin.jpg")
+    assert fast.exit_code == 0, fast.output
+    assert server.hits["coin.jpg"] == 1
+    exact = invoke("predict", *model, "--resize", "exact", str(twins["coffee"]["huge jpg"]))
+    [ours], [theirs] = jsonl(fast.stdout), jsonl(exact.stdout)
+    assert ours["predictions"] == theirs["predictions"]  # settled: a coin toss (see above)
+
+
 def test_resize_option_and_formats_through_the_cli(twins):
     files = twins["coffee"]
     args = ["predict", "-m", "squeezenet1.1", "-f", "jsonl", "-q", "-k", "1",
