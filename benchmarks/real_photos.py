@@ -383,6 +383,9 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true",
                         help="measure the thread splits only")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--engine", default="mxnet",
+                        help="resnet predict --engine for the end-to-end runs (auto: the "
+                             "fastest installed; the model is then a smaller share)")
     parser.add_argument("--closest", type=int, default=120,
                         help="close calls re-run with Pillow's reducing_gap=3 for reference")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get(
@@ -416,11 +419,11 @@ def main() -> None:
           f"on-load decode beats exact by more than {decoded['12 MP JPEG'][0] / floor:.2f}x")
     bound = Ceiling.of(e2e)
 
-    print(f"\nend-to-end `resnet predict` on {len(e2e)} 12 MP JPEGs, images/s from record "
-          f"{WARM} to {len(e2e) - WARM}, {args.rounds} paired rounds:")
+    print(f"\nend-to-end `resnet predict --engine {args.engine}` on {len(e2e)} 12 MP JPEGs, "
+          f"images/s from record {WARM} to {len(e2e) - WARM}, {args.rounds} paired rounds:")
     for name, model_args in (("SqueezeNet 1.1", ["-m", "squeezenet1.1"]),
                              (f"ResNet-18 ({r18_note})", r18)):
-        res = paired(e2e, model_args, args.rounds)
+        res = paired(e2e, [*model_args, "--engine", args.engine], args.rounds)
         cpu = {mode: statistics.median(r.cpu_ms for r in runs) for mode, runs in res.items()}
         print(f"  {name}:")
         for mode in ("fast", "draft"):
