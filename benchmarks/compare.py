@@ -18,10 +18,14 @@ OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files).
 Taking turns fairly: the workers are separate processes, all loaded and warmed up before
 timing starts, and only one computes at a time: the coordinator sends "run" to one worker
 and waits for its reply (time measured inside the worker around a fixed number of
-batches) before the next; the others block on reading stdin. Every round runs every
-contestant once, in an order rotated each round, so drift in the machine's load hits all
-alike. Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1:
-auto as fast or faster).
+batches) before the next; the others block on reading stdin. Before each run the
+coordinator waits until no worker's thread is still running (ONNX Runtime's spin on for
+up to ~20 ms after a run and would take a core from the next contestant). Every round runs
+every contestant once, in an order that changes each round (rotated, and reversed every
+other round: who leads and who follows whom both change; ``resnet_cli.turns``, standard
+library only, imported from the checkout), so drift in the machine's load hits all alike.
+Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1: auto
+as fast or faster).
 
 Only some cells: ``--models resnet18_v1 --precisions fp32 --batch-sizes 32``. With
 ``--control``, a second process of each peer takes its turns too, and the peer's rate over
@@ -45,6 +49,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1]))  # resnet_cli.turns: standard library only
+from resnet_cli import turns  # noqa: E402
+
 SAMPLE = HERE.parents[2] / "shared" / "data" / "imagenet-sample"
 MODELS = ("squeezenet1.1", "resnet18_v1")
 
@@ -170,9 +177,10 @@ def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, 
                         precision, batch, seconds) for peer in contestants[1:] if control]
     contestants += twins
     try:
+        pids = [contestant.process.pid for contestant in contestants]
         for r in range(rounds):
-            shift = r % len(contestants)
-            for contestant in contestants[shift:] + contestants[:shift]:
+            for contestant in turns.order(contestants, r):
+                turns.quiet(pids)
                 contestant.run()
     finally:
         for contestant in contestants:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resnet_cli import api, inputs
+from resnet_cli import api, inputs, turns
 from resnet_cli.classifier import Classifier
 from resnet_cli.output import JsonLinesWriter
 
@@ -49,19 +49,37 @@ def batch_of(classifier: Classifier, batch_size: int, images: Path | None = None
     return np.stack(tensors * (batch_size // max(1, len(tensors)) + 1))[:batch_size]
 
 
-def model_only(classifier: Classifier, batch: np.ndarray, seconds: float = 1.0) -> Run:
-    """Forward passes over ``batch``, as many as last about ``seconds``; warmed up."""
-    start = time.perf_counter()
-    classifier.logits(batch)
-    per_batch = time.perf_counter() - start
-    iterations = max(1, round(seconds / max(per_batch, 1e-3)))
+WARM_UP = 3  # passes before timing: the first ones allocate, compile and tune
+
+
+def model_only(classifier: Classifier, batch: np.ndarray, seconds: float = 1.0,
+               clock: Callable[[], float] = time.perf_counter) -> Run:
+    """Forward passes over ``batch``, as many as last about ``seconds``, counted on warm
+    passes. Counting on the first pass, as we did, cut rounds short: SqueezeNet int8 at
+    batch 1 took 21 ms on OpenVINO's first pass and 1.8 ms from its second, so auto's
+    "0.25 s" rounds lasted 22 ms, too short to rank engines 10% apart."""
+
+    def passes(count: int) -> float:
+        start = clock()
+        for _ in range(count):
+            classifier.logits(batch)
+        return clock() - start
+
+    warm = 0.0
+    for _ in range(WARM_UP):  # at most about one round's time (large batches, slow nets)
+        if warm >= seconds:
+            break
+        warm += passes(1)
+    counted, took = 0, 0.0
+    while took < seconds / 4 or not counted:  # a quarter round of warm passes sizes it
+        took += passes(1)
+        counted += 1
+    iterations = max(1, round(seconds * counted / max(took, 1e-9)))
 
     def run() -> int:
-        for _ in range(iterations):
-            classifier.logits(batch)
+        passes(iterations)
         return iterations * len(batch)
 
-    run()  # warm-up: first passes allocate and tune
     return run
 
 
@@ -80,15 +98,16 @@ def end_to_end(classifier: Classifier, paths: list[str], batch_size: int, worker
     return run
 
 
-def paired(runs: dict[str, Run], repeats: int) -> list[Measurement]:
-    """Images/s of each run, the runs alternating in every one of ``repeats`` rounds; the
-    order rotates each round, so no run always follows the same one (whose threads may
-    still be spinning down, or whose memory traffic has just flushed the caches)."""
+def paired(runs: dict[str, Run], repeats: int, settle: Callable[[], object] = lambda: None
+           ) -> list[Measurement]:
+    """Images/s of each run, the runs taking turns in every one of ``repeats`` rounds, in
+    an order that changes each round (:func:`turns.order`: who leads and who follows
+    whom); ``settle`` runs, untimed, before each run (auto waits there for the measuring
+    processes' threads to stop: :func:`turns.quiet`)."""
     rates: dict[str, list[float]] = {label: [] for label in runs}
-    order = list(runs.items())
     for repeat in range(repeats):
-        shift = repeat % len(order)
-        for label, run in order[shift:] + order[:shift]:
+        for label, run in turns.order(list(runs.items()), repeat):
+            settle()
             start = time.perf_counter()
             count = run()
             rates[label].append(count / (time.perf_counter() - start))

@@ -12,7 +12,12 @@ Each candidate is measured in a process of its own, as it will run: in one proce
 runtimes disturb each other (SqueezeNet, batch 1, load average 3: OpenVINO 65-124 images/s
 taking turns with ONNX Runtime, whose threads spin on after each run, against 125-143
 alone; MXNet 4-5 beside either against 29 alone), and the losers' threads would stay in
-the process that then runs the winner.
+the process that then runs the winner. Across processes ONNX Runtime's spinning threads
+still took a core from the next candidate, so each round starts once the others' threads
+have stopped (``resnet_cli.turns``), and a round is sized on warm passes
+(``bench.model_only``: sized on the first pass, OpenVINO's int8 SqueezeNet rounds at batch
+1 lasted 22 ms instead of 0.25 s, and auto ranked it below ONNX Runtime's, which compare.py
+then measured 1.2x slower).
 
 The cache (``engine-choice.json`` in ``RESNET_HOME``) is keyed by the CPU (model name and
 flags), the threads in use, the model's SHA-256 and the batch size, so a copied home
@@ -147,10 +152,14 @@ def label(candidate: Candidate) -> str:
 
 
 def timed_rounds(runs: dict[str, Callable[[], int]], rounds: int) -> Rates:
-    """Images/s of each run in ``rounds`` rounds, taking turns (the order rotating)."""
-    from resnet_cli import bench
+    """Images/s of each run in ``rounds`` rounds, taking turns (``bench.paired``); before
+    each, the measuring processes' threads are left to stop, as the user's process, which
+    runs one engine, never has another's threads spinning beside it."""
+    from resnet_cli import bench, turns
 
-    return {m.label: m.images_per_second for m in bench.paired(runs, rounds)}
+    pids = [run.process.pid for run in runs.values() if isinstance(run, Worker)]
+    return {m.label: m.images_per_second
+            for m in bench.paired(runs, rounds, lambda: turns.quiet(pids))}
 
 
 def ratio(faster: list[float], slower: list[float]) -> float:
