@@ -15,8 +15,10 @@ and waits: resnet ``auto`` (in resnet's venv, ``--precision`` fp32 for the fp32 
 for int8), and each peer (this venv's ONNX Runtime and OpenVINO, default settings except
 OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files).
 
-Taking turns fairly: the workers are separate processes, all loaded and warmed up before
-timing starts, and only one computes at a time: the coordinator sends "run" to one worker
+Taking turns fairly: the workers are separate processes, two per contestant, started in
+the order A B C then C B A (a process started later ran faster here, by up to 1.39x among
+six identical ones, so one process each would favour whoever starts last), all loaded and
+warmed up before timing starts, and only one computes at a time: the coordinator sends "run" to one worker
 and waits for its reply (time measured inside the worker around a fixed number of
 batches) before the next; the others block on reading stdin. Before each run the
 coordinator waits until no worker's thread is still running (ONNX Runtime's spin on for
@@ -24,11 +26,12 @@ up to ~20 ms after a run and would take a core from the next contestant). Every 
 every contestant once, in an order that changes each round (rotated, and reversed every
 other round: who leads and who follows whom both change; ``resnet_cli.turns``, standard
 library only, imported from the checkout), so drift in the machine's load hits all alike.
-Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1: auto
-as fast or faster).
+A contestant's rate in a round is the images its two processes did over the time they
+took. Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1:
+auto as fast or faster).
 
 Only some cells: ``--models resnet18_v1 --precisions fp32 --batch-sizes 32``. With
-``--control``, a second process of each peer takes its turns too, and the peer's rate over
+``--control``, a second pair of processes of each peer takes its turns too, and the peer's rate over
 its twin's shows how far apart one runtime lands from itself: the noise a ratio must clear. With
 ``--resnet-engine onnxruntime`` (or openvino, mxnet) resnet's contestant is that engine
 instead of auto: its session against the bare runtime's, same files, same turns.
@@ -112,7 +115,7 @@ def worker(args: argparse.Namespace) -> None:
 class Contestant:
     def __init__(self, label: str, python: str, kind: str, model: Path, precision: str,
                  batch: int, seconds: float, *more: str) -> None:
-        self.label, self.kind, self.model = label, kind, model
+        self.label, self.kind = label, kind
         self.process = subprocess.Popen(
             [python, str(HERE), "--worker", kind, "--model", str(model), "--precision",
              precision, "--batch", str(batch), *more],
@@ -169,36 +172,47 @@ def peers(directory: Path, precision: str) -> dict[str, tuple[str, Path]]:
 
 def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, rounds: int,
          seconds: float, control: bool = False) -> list[str]:
-    contestants = [Contestant(f"resnet {engine}", resnet, "resnet", directory, precision,
-                              batch, seconds, "--resnet-engine", engine)]
-    contestants += [Contestant(label, sys.executable, kind, path, precision, batch, seconds)
-                    for label, (kind, path) in peers(directory, precision).items()]
-    twins = [Contestant(f"{peer.label} again", sys.executable, peer.kind, peer.model,
-                        precision, batch, seconds) for peer in contestants[1:] if control]
-    contestants += twins
+    specs = [(f"resnet {engine}", resnet, "resnet", directory, "--resnet-engine", engine)]
+    specs += [(label, sys.executable, kind, path)
+              for label, (kind, path) in peers(directory, precision).items()]
+    twins = [(f"{label} again", *rest) for label, *rest in specs[1:]] if control else []
+    specs += twins
+    # Two processes per contestant, started A B C then C B A: here a process started later
+    # ran faster (six identical ResNet-18 sessions: 1.18-1.39x the first, by start order
+    # alone), and resnet's, started first, read 0.89x the same runtime's.
+    processes: list[Contestant] = []
     try:
-        pids = [contestant.process.pid for contestant in contestants]
+        for label, python, kind, model, *more in specs + specs[::-1]:
+            processes.append(Contestant(label, python, kind, model, precision, batch, seconds,
+                                        *more))
+        pids = [process.process.pid for process in processes]
         for r in range(rounds):
-            for contestant in turns.order(contestants, r):
+            for process in turns.order(processes, r):
                 turns.quiet(pids)
-                contestant.run()
+                process.run()
     finally:
-        for contestant in contestants:
-            contestant.close()
-    auto = contestants[0]
-    lines = [f"resnet {engine} -> {auto.picked:<17} {statistics.median(auto.rates):8.1f} img/s"]
-    for peer in contestants[1:len(contestants) - len(twins)]:
-        lines.append(f"{peer.label:<30} {statistics.median(peer.rates):8.1f} img/s  "
-                     f"{engine}/peer x{paired_ratio(auto, peer):.2f}")
-    for twin, peer in zip(twins, contestants[1:], strict=False):
-        lines.append(f"control: {peer.label} / a second {peer.label} process "
-                     f"x{paired_ratio(peer, twin):.2f} (the same runtime against itself)")
+        for process in processes:
+            process.close()
+    rates = {label: [2 / (1 / a + 1 / b) for a, b in zip(
+        *(p.rates for p in processes if p.label == label), strict=True)]
+        for label, *_ in specs}  # per round: images over the time both processes took
+    picked = " / ".join(dict.fromkeys(p.picked for p in processes if p.kind == "resnet"))
+    auto = rates[specs[0][0]]
+    lines = [f"resnet {engine} -> {picked:<17} {statistics.median(auto):8.1f} img/s"]
+    for label, *_ in specs[1:len(specs) - len(twins)]:
+        lines.append(f"{label:<30} {statistics.median(rates[label]):8.1f} img/s  "
+                     f"{engine}/peer x{paired_ratio(auto, rates[label]):.2f}")
+    for label, *_ in twins:
+        peer = label.removesuffix(" again")
+        lines.append(f"control: {peer} / a second {peer} pair of processes "
+                     f"x{paired_ratio(rates[peer], rates[label]):.2f} (the same runtime "
+                     f"against itself)")
     return lines
 
 
-def paired_ratio(a: Contestant, b: Contestant) -> float:
+def paired_ratio(a: list[float], b: list[float]) -> float:
     """The median over rounds of a's rate / b's in the same round."""
-    return statistics.median(x / y for x, y in zip(a.rates, b.rates, strict=True))
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def versions() -> str:
