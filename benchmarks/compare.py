@@ -18,17 +18,17 @@ OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files).
 Taking turns fairly: the workers are separate processes, two per contestant, started in
 the order A B C then C B A (a process started later ran faster here, by up to 1.39x among
 six identical ones, so one process each would favour whoever starts last), all loaded and
-warmed up before timing starts, and only one computes at a time: the coordinator sends "run" to one worker
-and waits for its reply (time measured inside the worker around a fixed number of
-batches) before the next; the others block on reading stdin. Before each run the
-coordinator waits until no worker's thread is still running (ONNX Runtime's spin on for
-up to ~20 ms after a run and would take a core from the next contestant). Every round runs
-every contestant once, in an order that changes each round (rotated, and reversed every
-other round: who leads and who follows whom both change; ``resnet_cli.turns``, standard
-library only, imported from the checkout), so drift in the machine's load hits all alike.
-A contestant's rate in a round is the images its two processes did over the time they
-took. Printed: medians, and the median over rounds of auto's rate / the peer's rate (>= 1:
-auto as fast or faster).
+warmed up before timing starts, and only one computes at a time: the coordinator sends
+"run" to one worker and waits for its reply (time measured inside the worker around a
+fixed number of batches) before the next; the others block on reading stdin. Before each
+run the coordinator waits until no worker's thread is still running (ONNX Runtime's spin
+on for about 25 ms after a run and would take a core from the next contestant). Every
+round runs every process once, in an order that changes each round (rotated, and reversed
+every other round: who leads and who follows whom both change; ``resnet_cli.turns``,
+standard library only, imported from the checkout), so drift in the machine's load hits
+all alike. A contestant's rate in a round is the images its two processes did over the
+time they took. Printed: medians, and the median over rounds of auto's rate / the peer's
+rate (>= 1: auto as fast or faster).
 
 Only some cells: ``--models resnet18_v1 --precisions fp32 --batch-sizes 32``. With
 ``--control``, a second pair of processes of each peer takes its turns too, and the peer's rate over
