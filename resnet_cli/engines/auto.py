@@ -16,8 +16,8 @@ the process that then runs the winner. Across processes ONNX Runtime's spinning 
 still took a core from the next candidate, so each round starts once the others' threads
 have stopped (``resnet_cli.turns``), and a round is sized on warm passes
 (``bench.model_only``: sized on the first pass, OpenVINO's int8 SqueezeNet rounds at batch
-1 lasted 22 ms instead of 0.25 s, and auto ranked it below ONNX Runtime's, which compare.py
-then measured 1.2x slower).
+1 lasted 22 ms instead of 0.25 s, too short to rank it against ONNX Runtime's, which auto
+had put first on a quiet machine where compare.py then measured it 1.2x slower).
 
 The cache (``engine-choice.json`` in ``RESNET_HOME``) is keyed by the CPU (model name and
 flags), the threads in use, the model's SHA-256 and the batch size, so a copied home
