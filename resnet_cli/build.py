@@ -2,7 +2,8 @@
 
 With a classifier size other than 1000, every parameter whose name and shape match the
 1000-class weights is loaded and the rest (the classifier) is freshly initialised.
-int8 uses MXNet's oneDNN (MKLDNN) quantization with entropy calibration on real images.
+int8 uses MXNet's oneDNN (MKLDNN) quantization with entropy calibration on real images, and
+is refused, as the ONNX engines' int8 is, when it loses more than a point of top-1.
 """
 
 from __future__ import annotations
@@ -136,14 +137,30 @@ def quantize(net: Any, calibration: np.ndarray) -> Any:
             ctx=mx.cpu())
 
 
+def mxnet_int8(net: Any, tensors: np.ndarray, check: np.ndarray, labels: np.ndarray
+               ) -> tuple[Any, dict[str, Any]]:
+    """MXNet's int8 network calibrated on ``tensors`` and what it was judged on; refused,
+    as the ONNX engines' int8 models are, when its top-1 accuracy on the ``check`` images
+    (true classes ``labels``, -1: unknown) is more than a point below fp32's, or when
+    none of them is labelled."""
+    from resnet_cli.engines import int8
+
+    reference = logits(net, check)
+    quantized = quantize(net, tensors)
+    verdict = int8.judge("mxnet", reference, logits(quantized, check), labels)
+    if verdict.refused:
+        raise ResnetError(f"MXNet's int8 model is refused, nothing was written: "
+                          f"{verdict.refused}")
+    return quantized, {"images": len(tensors), "mode": "entropy",
+                       "checked_on": verdict.images, "top1_agreement": verdict.agreement,
+                       "top1_accuracy": verdict.accuracy,
+                       "fp32_top1_accuracy": verdict.fp32_accuracy}
+
+
 def logits(net: Any, tensors: np.ndarray, batch: int = 50) -> np.ndarray:
     mx = mxnet()
     return np.concatenate([net(mx.nd.array(tensors[i:i + batch])).asnumpy()
                            for i in range(0, len(tensors), batch)])
-
-
-def top1(net: Any, tensors: np.ndarray) -> np.ndarray:
-    return logits(net, tensors).argmax(axis=1)
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -157,8 +174,7 @@ def check_out(out: Path, force: bool) -> None:
 class BuildResult:
     path: Path
     fresh: list[str]  # parameters not taken from the weights
-    agreement: float | None = None  # int8 vs fp32 top-1 on the calibration images
-    calibration_images: int = 0
+    calibration: dict[str, Any] | None = None  # MXNet int8: metadata's "calibration"
     engines_int8: tuple[Any, ...] = ()  # engines.int8.Int8Result per ONNX engine
 
 
@@ -169,9 +185,10 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
               ) -> BuildResult:
     """Build, optionally quantize (when ``calibrate`` names an image folder), export.
 
-    int8 with ``--format mxnet`` is MXNet's int8 graph; with ``--format onnx`` the fp32
-    ONNX model plus each installed engine's own int8 model that keeps accuracy on the
-    ``validate`` images (default: the calibration images).
+    int8 with ``--format mxnet`` is MXNet's int8 graph, refused (an error, nothing
+    written) unless it keeps accuracy on the ``validate`` images (default: the calibration
+    images); with ``--format onnx`` the fp32 ONNX model plus each installed engine's own
+    int8 model that keeps it.
     """
     if calibrate is not None and formats not in (("mxnet",), ("onnx",)):
         raise ResnetError("--int8 quantizes one format: --format mxnet (MXNet's int8 graph) "
@@ -181,29 +198,24 @@ def build_dir(model: str, classes: int, weights_path: Path | None, out: Path,
         net, fresh = build_network(model, classes, gluon)
         preprocessing = replace(Preprocessing.of(registry.get(model)), resize_mode=resize_mode)
         extra: dict[str, Any] = {"weights": str(weights_path) if weights_path else None}
-        agreement, count, results, attach = None, 0, [], {}
+        results, attach = [], {}
         if calibrate is not None:
             tensors, used = calibration_tensors(calibrate, preprocessing, calibration_images,
                                                 warn)
-            count = len(tensors)
-        if calibrate is not None and formats == ("onnx",):
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             check, checked = (calibration_tensors(validate, preprocessing, calibration_images,
                                                   warn) if validate else (tensors, used))
-            results = onnx_int8(net, model, preprocessing.crop, tensors, check,
-                                true_classes(checked, classes), folder)
+            labels = true_classes(checked, classes)
+        if calibrate is not None and formats == ("onnx",):
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            results = onnx_int8(net, model, preprocessing.crop, tensors, check, labels, folder)
             extra["onnx_int8"] = {r.engine: r.as_dict() for r in results}
             attach = {name: folder / name for r in results if not r.refused
                       for name in r.files}
         elif calibrate is not None:
-            fp32_top1 = top1(net, tensors)
-            net = quantize(net, tensors)
-            agreement = float((top1(net, tensors) == fp32_top1).mean())
-            extra["calibration"] = {"images": count, "mode": "entropy",
-                                    "top1_agreement": agreement}
+            net, extra["calibration"] = mxnet_int8(net, tensors, check, labels)
         int8 = calibrate is not None and formats == ("mxnet",)
         path = modeldir.export(net, out, name=model + ("-int8" if int8 else ""),
                                architecture=model, classes=classes,
                                preprocessing=preprocessing, int8=int8, extra=extra,
                                formats=formats, attach=attach)
-    return BuildResult(path, fresh, agreement, count, tuple(results))
+    return BuildResult(path, fresh, extra.get("calibration"), tuple(results))

@@ -490,8 +490,8 @@ def summary_command(model: str, model_dir: str | None, classes: int, input_size:
 @click.option("--calibrate", type=click.Path(exists=True, file_okay=False),
               help="Folder of real images for int8 calibration.")
 @click.option("--validate", type=click.Path(exists=True, file_okay=False),
-              help="Labelled images the ONNX engines' int8 models are checked on "
-                   "[default: the calibration images].")
+              help="Labelled images the int8 models are checked on (refused if top-1 "
+                   "drops more than a point) [default: the calibration images].")
 @click.option("--calibration-images", type=click.IntRange(1), default=1000,
               show_default=True, help="At most this many calibration images.")
 @click.option("--resize", "resize_mode", type=click.Choice(RESIZE_MODES), default="fast",
@@ -530,18 +530,20 @@ def build_command(resnet_depth: str | None, model: str | None, classes: int,
         locate(name, progress=sys.stderr.isatty(), notify=stderr_notifier())
         if pretrained else None)
     calibration = Path(calibrate) if int8 else None
-    if validate and (not int8 or formats != ("onnx",)):
-        raise click.UsageError("--validate checks the ONNX engines' int8 models: "
-                               "use it with --int8 --format onnx")
+    if validate and not int8:
+        raise click.UsageError("--validate checks int8 models: use it with --int8")
     result = build_dir(name, classes, source, Path(out), calibration,
                        calibration_images, stderr_notifier(), resize_mode, formats,
                        Path(validate) if validate else None)
     if source is not None and result.fresh:
         click.echo(f"freshly initialised (not in the weights): {', '.join(result.fresh)}",
                    err=True)
-    if result.agreement is not None:
-        click.echo(f"int8 top-1 agreement with fp32 on {result.calibration_images} "
-                   f"calibration images: {100 * result.agreement:.1f}%")
+    if (checked := result.calibration) is not None:
+        click.echo(f"int8 top-1 agreement with fp32 on {checked['checked_on']} "
+                   f"{'--validate' if validate else 'calibration'} images: "
+                   f"{100 * checked['top1_agreement']:.1f}%, top-1 "
+                   f"{100 * checked['top1_accuracy']:.1f}% (fp32 "
+                   f"{100 * checked['fp32_top1_accuracy']:.1f}%)")
     for engine_result in result.engines_int8:
         click.echo(engine_result.text())
     click.echo(str(result.path))

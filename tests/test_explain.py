@@ -63,8 +63,8 @@ def test_unknown_class_and_unreadable_image(photos, tmp_path, cache):
 def test_model_dir_fp32_matches_the_named_model_and_int8_is_refused(photos, tmp_path, cache):
     fp32, int8 = tmp_path / "sq", tmp_path / "sq-int8"
     assert invoke("build", *SQUEEZE, "--pretrained", "--out", str(fp32)).exit_code == 0
-    calibration = tmp_path / "calibration"
-    calibration.mkdir()
+    calibration = tmp_path / "calibration" / "espresso"  # labelled: int8 is judged on it
+    calibration.mkdir(parents=True)
     (calibration / "coffee.png").write_bytes(photos["coffee"].read_bytes())
     assert invoke("build", *SQUEEZE, "--pretrained", "--int8", "--calibrate",
                   str(calibration), "--out", str(int8)).exit_code == 0

@@ -21,7 +21,8 @@ from resnet_cli.errors import ResnetError
 
 MAX_DROP = 0.01  # one point of top-1 accuracy
 FILES = modeldir.INT8_FILES
-TOOLS = {"onnxruntime": "onnxruntime.quantization", "openvino": "nncf"}
+TOOLS = {"onnxruntime": "onnxruntime.quantization", "openvino": "nncf",
+         "mxnet": "mxnet.contrib.quantization"}  # build --int8 --format mxnet (build.py)
 INSTALL = {"onnxruntime": "pip install 'resnet-cli[onnxruntime]'",
            "openvino": "pip install 'resnet-cli[openvino]'"}
 BATCH = 50
