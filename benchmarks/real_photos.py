@@ -15,8 +15,8 @@ Prints, in one run:
   between the second and the third-last batch: no model load, no drain) for
   SqueezeNet and ResNet-18 (cached weights, else random ones), exact, fast and draft
   alternating in --rounds paired rounds, with the child's peak RSS and how many photos
-  fast decoded twice (close calls, counted from draft's records), and the ceiling of
-  fast/exact for any decoder that reads the file's every coefficient (see ``Ceiling``);
+  fast decoded twice (close calls, counted from draft's records), and the same for a
+  ``floor`` run: the ceiling of fast/exact for any decoder of the whole file (see FLOOR);
 - accuracy over all --count photos (SqueezeNet, bundled weights): fast and draft vs exact
   top-1 agreement, top-1/top-5 of each, and how many photos fast decoded twice; and on the
   sample at its own size, whether the paths give identical records;
@@ -157,9 +157,23 @@ def peak():
     with open("/proc/self/status") as status, open(os.environ["PEAK_RSS_FILE"], "w") as out:
         out.write(next(line.split()[1] for line in status if line.startswith("VmHWM")))
 atexit.register(peak)
+if os.environ.get("FLOOR_DECODE"):  # the "floor" runs: see ``floor_decode``
+    import numpy as np
+    from PIL import Image
+    from resnet_cli import preprocess
+    def floor_decode(self, path):
+        with Image.open(path) as img:
+            img.draft("L", (img.width // 8, img.height // 8))
+            img.load()
+        return preprocess.Decoded(np.zeros((3, self.crop, self.crop), np.float32))
+    preprocess.Preprocessing.decode = floor_decode
 from resnet_cli.cli import main
 main()
 """
+FLOOR = "floor"
+"""The ceiling of any shrink-on-load decode, run end to end: ``resnet predict`` whose every
+decode is only the entropy decoding (as ``entropy_floor``), then a blank tensor for the
+model. Its records are meaningless; its rate is what no decoder of the whole file beats."""
 
 
 class Run(NamedTuple):
@@ -173,28 +187,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a running process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Ceiling(NamedTuple):
-    """Mean CPU ms per photo of the timed photos' decodes, one thread."""
-
-    exact: float
-    draft: float
-    floor: float
-
-    @classmethod
-    def of(cls, files: list[Path]) -> Ceiling:
-        return cls(*(statistics.fmean(cpu_ms(files, read)) for read in (
-            Preprocessing(resize_mode="exact"), Preprocessing(resize_mode="draft"),
-            entropy_floor)))
-
-    def ratio(self, draft_cpu_ms: float, decode: float | None = None) -> float:
-        """exact/shrunk end to end, CPU per image, with the shrunk decode costing ``decode``
-        (default: only the entropy-decoding floor) and no photo decoded twice. The rest of
-        each image's CPU (the model, the engine) is draft's end-to-end CPU per image less
-        its decode; ``decode=self.draft`` predicts draft's own ratio, a check on the sum."""
-        rest = draft_cpu_ms - self.draft
-        return (self.exact + rest) / ((self.floor if decode is None else decode) + rest)
 
 
 def predict(files: list[Path], model_args: list[str], mode: str, workers: int | None = None,
@@ -212,8 +204,10 @@ def predict(files: list[Path], model_args: list[str], mode: str, workers: int | 
         env["OMP_NUM_THREADS"] = str(omp)
     if wait is not None:  # OpenMP threads idle: spin (active, libgomp's default) or sleep
         env["OMP_WAIT_POLICY"] = wait
-    cmd = [sys.executable, "-c", RESNET_WITH_PEAK_RSS, "predict", *model_args, "--resize", mode,
-           "-f", "jsonl", "-q", "-b", str(BATCH), "-"]
+    if mode == FLOOR:
+        env["FLOOR_DECODE"] = "1"
+    cmd = [sys.executable, "-c", RESNET_WITH_PEAK_RSS, "predict", *model_args, "--resize",
+           "exact" if mode == FLOOR else mode, "-f", "jsonl", "-q", "-b", str(BATCH), "-"]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     with tempfile.TemporaryFile() as listing, tempfile.NamedTemporaryFile("r") as rss:
@@ -258,8 +252,8 @@ MODES = ("exact", "fast", "draft")
 
 
 def paired(files: list[Path], model_args: list[str], rounds: int) -> dict[str, list[Run]]:
-    """The resize modes alternating, ``rounds`` runs of each."""
-    out: dict[str, list[Run]] = {mode: [] for mode in MODES}
+    """The resize modes and the floor alternating, ``rounds`` runs of each."""
+    out: dict[str, list[Run]] = {mode: [] for mode in (*MODES, FLOOR)}
     for _ in range(rounds):
         for mode in out:
             out[mode].append(predict(files, model_args, mode))
@@ -417,7 +411,6 @@ def main() -> None:
     floor = statistics.median(cpu_ms(sets["12 MP JPEG"], entropy_floor))
     print(f"  12 MP JPEG   entropy-decoding floor {floor:.1f} (1/8 scale, grey): no shrink-"
           f"on-load decode beats exact by more than {decoded['12 MP JPEG'][0] / floor:.2f}x")
-    bound = Ceiling.of(e2e)
 
     print(f"\nend-to-end `resnet predict --engine {args.engine}` on {len(e2e)} 12 MP JPEGs, "
           f"images/s from record {WARM} to {len(e2e) - WARM}, {args.rounds} paired rounds:")
@@ -426,7 +419,7 @@ def main() -> None:
         res = paired(e2e, [*model_args, "--engine", args.engine], args.rounds)
         cpu = {mode: statistics.median(r.cpu_ms for r in runs) for mode, runs in res.items()}
         print(f"  {name}:")
-        for mode in ("fast", "draft"):
+        for mode in ("fast", "draft", FLOOR):
             ratios = [f.rate / e.rate for e, f in zip(res["exact"], res[mode], strict=True)]
             rounds = " ".join(f"{r:.2f}" for r in ratios)
             print(f"    images/s exact {statistics.median(r.rate for r in res['exact']):.2f}  "
@@ -436,12 +429,6 @@ def main() -> None:
                   f"{cpu['exact'] / cpu[mode]:.2f}x (the rate ratio on an idle machine)")
         twice = sum(margin(r) < CLOSE_CALL for r in res["draft"][0].records)
         print(f"    fast decoded {twice} of {len(e2e)} photos again at full size")
-        print(f"    ceiling of fast/exact with a decode at the floor and no second decodes: "
-              f"{bound.ratio(cpu['draft']):.2f}x (the timed photos' mean decode CPU ms: exact "
-              f"{bound.exact:.0f}, draft {bound.draft:.0f}, floor {bound.floor:.0f}; the rest "
-              f"{cpu['draft'] - bound.draft:.0f} per image; the same sum gives draft "
-              f"{bound.ratio(cpu['draft'], bound.draft):.2f}x, measured "
-              f"{cpu['exact'] / cpu['draft']:.2f}x)")
         print("    peak RSS MiB: " + "  ".join(f"{mode} {max(r.rss_mib for r in res[mode]):.0f}"
                                                for mode in MODES)
               + "   (targets: fast/exact >= 3.5x, fast RSS <= exact)")
