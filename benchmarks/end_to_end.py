@@ -12,8 +12,8 @@ does not load beside this CPU torch), a DataLoader with 2 workers and batch 32, 
 ResNet-18 layout in eval mode under inference_mode, top-5 JSON lines to /dev/null. Both
 networks have random weights: speed does not depend on their values. Every run includes
 process start and model load. Printed: medians and resnet's rate / torch's per round.
-timm's inference.py is not run: its wheel pulls a CUDA torch of several GB and the script
-is not part of the wheel.
+timm's inference.py is not run: it ships in none of timm's files on PyPI (wheel, sdists),
+only in its repository.
 """
 
 from __future__ import annotations
