@@ -6,9 +6,9 @@ ORT's pinning of each pool thread to a core, the one difference from the bare se
 ran ResNet-18 at batch 32 at 56.3 images/s to our 49.7 (benchmarks/compare.py, quiet
 2-core Sapphire Rapids). ORT's default, one thread per physical core inside the process's
 CPU mask, is its own choice on any CPU, AVX2 or AVX-512: ``--engine onnxruntime`` runs
-with the settings of ONNX Runtime used alone. (At ResNet-18 batch 32 compare.py still
-measures it at 0.87-0.90x a bare session on a quiet machine, while fresh processes taking
-turns outside it show no difference; not explained yet: README, Engine benchmarks.)
+with the settings of ONNX Runtime used alone. (At ResNet-18 batch 32 compare.py measured
+it at 0.87-0.91x a bare session when its process started first, and at 1.06-1.08x when the
+bare one did: README, Engine benchmarks.)
 """
 
 from __future__ import annotations
