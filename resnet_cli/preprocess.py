@@ -64,8 +64,7 @@ class Preprocessing:
 
         A URL is fetched once, here: its exact re-decode reads the same bytes, not the
         store again (and so not a version of the object that changed in between)."""
-        if isinstance(path, str) and remote.is_url(path):
-            path = _reworded(remote.fetch, path)
+        path = _reworded(fetched, path)
         img, shrunk = _reworded(_decode, path,
                                 None if self.resize_mode == "exact" else self.resize)
         tensor = self.image(img)
@@ -129,13 +128,15 @@ def load_shrunk(img: Image.Image, size: int) -> Image.Image:
     return decode.upright(resize_shorter(rgb, size, extent), orientation)
 
 
+def fetched(path: Source) -> Source:
+    """A URL's bytes (read here, by the decoding thread); any other source as it is."""
+    return remote.fetch(path) if isinstance(path, str) and remote.is_url(path) else path
+
+
 def opened(path: Source) -> BinaryIO:
-    """A local regular file, or a URL's bytes (read here by the decoding thread)."""
-    if isinstance(path, str) and remote.is_url(path):
-        path = remote.fetch(path)
-    if isinstance(path, bytes):
-        return io.BytesIO(path)
-    return files.open_regular(path)
+    """A local regular file, or a URL's bytes."""
+    source = fetched(path)
+    return io.BytesIO(source) if isinstance(source, bytes) else files.open_regular(source)
 
 
 def _orient(img: Image.Image) -> None:
