@@ -206,6 +206,7 @@ def test_bench_reports_medians(photos, tmp_path, cache):
     end_to_end = float(lines[2].split()[1])
     assert model_only > 0 and end_to_end > 0
     assert lines[3].startswith("ratio end-to-end / model-only:")
+    assert lines[4].startswith("on 2 MB pages: ")
 
 
 @pytest.mark.slow
