@@ -13,10 +13,7 @@ each engine's int8 model is kept only if it passes the accuracy gate). Then, for
 model, batch size (1, 32) and precision, one worker process per contestant loads its model
 and waits: resnet ``auto`` (in resnet's venv, ``--precision`` fp32 for the fp32 cells, any
 for int8), and each peer (this venv's ONNX Runtime and OpenVINO, default settings except
-OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files). resnet's
-worker starts with the environment the ``resnet`` command gives itself: glibc's malloc on
-2 MB pages where the kernel's THP mode is ``madvise`` (resnet_cli.hugepages);
-``--peers-on-2mb`` starts the peers so too, to show how much of resnet's lead that is.
+OpenVINO's precision hint f32 for fp32 cells, running the same ONNX files).
 
 Taking turns fairly: the workers are separate processes, two per contestant, started in
 the order A B C then C B A (a process started later ran faster here, by up to 1.39x among
@@ -55,8 +52,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1]))  # resnet_cli.turns, .hugepages: standard library only
-from resnet_cli import hugepages, turns  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # resnet_cli.turns: standard library only
+from resnet_cli import turns  # noqa: E402
 
 SAMPLE = HERE.parents[2] / "shared" / "data" / "imagenet-sample"
 MODELS = ("squeezenet1.1", "resnet18_v1")
@@ -115,24 +112,14 @@ def worker(args: argparse.Namespace) -> None:
 # Coordinator side.
 
 
-def environment(kind: str, peers_on_2mb: bool) -> dict[str, str]:
-    """resnet's worker starts with the environment the ``resnet`` command gives itself
-    (malloc on 2 MB pages, where the kernel's THP mode is madvise: resnet_cli.hugepages);
-    a peer with this one's, unless ``peers_on_2mb`` gives it the same."""
-    if (kind == "resnet" or peers_on_2mb) and hugepages.wanted(os.environ):
-        return hugepages.environ(os.environ)
-    return dict(os.environ)
-
-
 class Contestant:
     def __init__(self, label: str, python: str, kind: str, model: Path, precision: str,
-                 batch: int, seconds: float, *more: str, peers_on_2mb: bool = False) -> None:
+                 batch: int, seconds: float, *more: str) -> None:
         self.label, self.kind = label, kind
         self.process = subprocess.Popen(
             [python, str(HERE), "--worker", kind, "--model", str(model), "--precision",
              precision, "--batch", str(batch), *more],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=environment(kind, peers_on_2mb))
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ready = json.loads(self.process.stdout.readline())
         self.picked = ready["picked"]
         self.count = max(1, round(seconds / ready["seconds"]))
@@ -184,7 +171,7 @@ def peers(directory: Path, precision: str) -> dict[str, tuple[str, Path]]:
 
 
 def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, rounds: int,
-         seconds: float, control: bool = False, peers_on_2mb: bool = False) -> list[str]:
+         seconds: float, control: bool = False) -> list[str]:
     specs = [(f"resnet {engine}", resnet, "resnet", directory, "--resnet-engine", engine)]
     specs += [(label, sys.executable, kind, path)
               for label, (kind, path) in peers(directory, precision).items()]
@@ -198,11 +185,11 @@ def cell(resnet: str, engine: str, directory: Path, precision: str, batch: int, 
     pilot_label, pilot_python, pilot_kind, pilot_model, *_ = specs[-1]
     processes: list[Contestant] = []
     pilot = Contestant(pilot_label, pilot_python, pilot_kind, pilot_model, precision, batch,
-                       seconds, peers_on_2mb=peers_on_2mb)
+                       seconds)
     try:
         for label, python, kind, model, *more in specs + specs[::-1]:
             processes.append(Contestant(label, python, kind, model, precision, batch, seconds,
-                                        *more, peers_on_2mb=peers_on_2mb))
+                                        *more))
         pids = [process.process.pid for process in processes]
         for r in range(rounds):
             for process in turns.order(processes, r):
@@ -270,9 +257,6 @@ def main() -> None:
     parser.add_argument("--control", action="store_true",
                         help="also run a second process of each peer and print the peer "
                              "against itself: the noise a ratio must clear")
-    parser.add_argument("--peers-on-2mb", action="store_true",
-                        help="start the peers with malloc on 2 MB pages too, as resnet "
-                             "starts itself: how much of resnet's lead that is")
     parser.add_argument("--worker", choices=("resnet", "onnxruntime", "openvino"))
     parser.add_argument("--model", type=Path)
     parser.add_argument("--precision", choices=("fp32", "int8"))
@@ -284,9 +268,6 @@ def main() -> None:
         return
     print(f"{cpu_model()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"{versions()}; {args.rounds} paired rounds of ~{args.seconds:g} s")
-    on_2mb = "resnet and peers" if args.peers_on_2mb else "resnet only"
-    print(f"malloc on 2 MB pages: {on_2mb if hugepages.wanted(os.environ) else 'none'} "
-          f"(THP mode {hugepages.thp_mode()})")
     with tempfile.TemporaryDirectory() as tmp:
         calibrate = Path(tmp) / "calibration"
         calibrate.mkdir()
@@ -298,7 +279,7 @@ def main() -> None:
             for batch in args.batch_sizes:
                 print(f"{model} {precision} batch {batch}:")
                 for line in cell(args.resnet, args.resnet_engine, directory, precision, batch,
-                                 args.rounds, args.seconds, args.control, args.peers_on_2mb):
+                                 args.rounds, args.seconds, args.control):
                     print("  " + line)
     print(f"load after: {os.getloadavg()[0]:.1f}")
 

@@ -8,6 +8,7 @@ comparison (end-to-end / model-only) is between rounds taken side by side.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -47,6 +48,18 @@ def batch_of(classifier: Classifier, batch_size: int, images: Path | None = None
                                                         dtype=np.float32)
     tensors = [classifier.preprocess(p) for p in image_paths(images)[:batch_size]]
     return np.stack(tensors * (batch_size // max(1, len(tensors)) + 1))[:batch_size]
+
+
+def on_huge_pages() -> int:
+    """Bytes of this process's memory on 2 MB transparent huge pages (0 off Linux): with
+    ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` the engines' buffers are, and run faster
+    (README, Speed), so a figure says which it measured."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^AnonHugePages:\s+(\d+) kB", text, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0
 
 
 WARM_UP = 3  # passes before timing: the first ones allocate, compile and tune

@@ -568,7 +568,7 @@ def bench_command(model: str, weights: str | None, model_dir: str | None, engine
     --images, end to end from files to records."""
     from pathlib import Path
 
-    from resnet_cli import bench, hugepages, settings
+    from resnet_cli import bench, settings
 
     classifier = load_classifier(model, weights, model_dir, fuse=not plain,
                                  resize_mode=resize_mode, engine=engine,
@@ -591,7 +591,7 @@ def bench_command(model: str, weights: str | None, model_dir: str | None, engine
         click.echo(f"{m.label:<11} {m.median:8.1f} images/s  (median; runs {runs})")
     if len(results) == 2:
         click.echo(f"ratio end-to-end / model-only: {results[1].median / results[0].median:.3f}")
-    click.echo(f"on 2 MB pages: {hugepages.in_use() / 2**20:.0f} MiB of this process's memory")
+    click.echo(f"on 2 MB pages: {bench.on_huge_pages() / 2**20:.0f} MiB of this process's memory")
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
-from resnet_cli import hugepages
 from resnet_cli.errors import ExitCode, OutputError
 
 GRACE_S = 1.8
@@ -37,13 +36,11 @@ class Terminated(KeyboardInterrupt):
 
 
 def main() -> NoReturn:
-    """The ``resnet`` command: guard the process, start it again on 2 MB pages where that
-    helps (:mod:`resnet_cli.hugepages`), then run the Click group."""
+    """The ``resnet`` command: guard the process, then run the Click group."""
     catch_signals()
     stdout_closed = sys.stdout is None  # started with fd 1 closed (>&-)
     _fill_closed_std_fds()
     try:
-        hugepages.relaunch(sys.argv[1:])  # the fds filled above are closed on exec: refilled
         if stdout_closed:  # nowhere to write records
             raise OutputError("writing output: stdout is closed")
         sys.stdout = GuardedStream(sys.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import invoke
 
+from resnet_cli import bench
 from resnet_cli.runtime import mxnet
 
 mx = mxnet()
@@ -207,6 +209,18 @@ def test_bench_reports_medians(photos, tmp_path, cache):
     assert model_only > 0 and end_to_end > 0
     assert lines[3].startswith("ratio end-to-end / model-only:")
     assert lines[4].startswith("on 2 MB pages: ")
+
+
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+@pytest.mark.skipif(not (THP.exists() and re.search(r"\[(always|madvise)\]", THP.read_text())),
+                    reason="no transparent huge pages here")
+def test_bench_counts_the_memory_on_2mb_pages():
+    before = bench.on_huge_pages()
+    block = np.ones(64 << 20, dtype=np.uint8)  # numpy asks for 2 MB pages for large arrays
+    assert bench.on_huge_pages() - before >= 32 << 20
+    del block
 
 
 @pytest.mark.slow
