@@ -51,9 +51,10 @@ def batch_of(classifier: Classifier, batch_size: int, images: Path | None = None
 
 
 def on_huge_pages() -> int:
-    """Bytes of this process's memory on 2 MB transparent huge pages (0 off Linux): with
-    ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` the engines' buffers are, and run faster
-    (README, Speed), so a figure says which it measured."""
+    """Bytes of this process's memory on 2 MB transparent huge pages (0 off Linux), which
+    ``resnet bench`` prints so that a figure says what it measured: the engines' buffers
+    are on them only when started with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (README,
+    Speed, 2 MB pages)."""
     try:
         text = Path("/proc/self/smaps_rollup").read_text()
     except OSError:
