@@ -13,13 +13,11 @@ compared.  Peak RSS: ``resnet predict -`` in a child process over 1,000 and 10,0
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from devdata import image_folder
+from devdata import image_folder, measured
 
 import resnet_cli
 from resnet_cli import bench, registry, settings
@@ -30,14 +28,9 @@ def peak_rss_mib(model: str, paths: list[str], batch_size: int) -> float:
     with tempfile.TemporaryFile() as listing:
         listing.write("".join(p + "\n" for p in paths).encode())
         listing.seek(0)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "resnet_cli", "predict", "--model", model, "-f", "jsonl",
-             "-b", str(batch_size), "-q", "-"],
-            stdin=listing, stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"resnet predict failed with status {status}")
-    return usage.ru_maxrss / 1024
+        return measured([sys.executable, "-m", "resnet_cli", "predict", "--model", model,
+                         "-f", "jsonl", "-b", str(batch_size), "-q", "-"],
+                        stdin=listing, stderr=None).peak_rss_mib
 
 
 def main() -> None:

@@ -14,14 +14,11 @@ alternate; medians of ``--repeats``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from devdata import ROOT
+from devdata import ROOT, measured
 
 from resnet_cli.weights.cache import cached_path
 from resnet_cli.weights.catalog import bundled_path
@@ -42,16 +39,9 @@ HELP_TARGET_S = 0.2
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system) of one run of ``cmd``.
-
-    CPU time is the steadier figure on a machine others are loading too."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed with status {status}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    """Wall seconds and CPU seconds (user + system) of one run of ``cmd``."""
+    run = measured(cmd)
+    return run.wall_s, run.cpu_s
 
 
 def main() -> None:

@@ -50,12 +50,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from devdata import SAMPLE, cpu_model, first_images
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))  # resnet_cli.turns: standard library only
 from resnet_cli import turns  # noqa: E402
 
-SAMPLE = HERE.parents[2] / "shared" / "data" / "imagenet-sample"
 MODELS = ("squeezenet1.1", "resnet18_v1")
 
 
@@ -229,13 +229,6 @@ def versions() -> str:
             f"Python {sys.version.split()[0]}")
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resnet", default=".venv/bin/python",
@@ -269,10 +262,8 @@ def main() -> None:
     print(f"{cpu_model()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"{versions()}; {args.rounds} paired rounds of ~{args.seconds:g} s")
     with tempfile.TemporaryDirectory() as tmp:
-        calibrate = Path(tmp) / "calibration"
-        calibrate.mkdir()
-        for image in sorted(args.calibrate.iterdir())[:args.calibration_images]:
-            (calibrate / image.name).symlink_to(image.resolve())
+        calibrate = first_images(args.calibrate, args.calibration_images,
+                                 Path(tmp) / "calibration")
         os.environ.setdefault("RESNET_HOME", str(Path(tmp) / "home"))  # auto measures anew
         dirs = build_dirs(args.resnet, Path(tmp), calibrate, args.models, args.precisions)
         for (model, precision), directory in dirs.items():

@@ -1,15 +1,21 @@
-"""Development data beside the checkout (read-only, present in CI), named once for the
-benchmarks and the tests: ``../shared/data/imagenet-sample`` holds 1000 ImageNet JPEGs, one
-per class, named ``WNID_name.JPEG``."""
+"""What the benchmarks share: the development data beside the checkout (read-only, present
+in CI; ``../shared/data/imagenet-sample`` holds 1000 ImageNet JPEGs, one per class, named
+``WNID_name.JPEG``), a folder of its first N images, and one measured child process
+(:func:`measured`). Standard library only at import: compare.py runs it in its own venv."""
 
 from __future__ import annotations
 
 import atexit
+import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
@@ -61,3 +67,38 @@ def cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return "unknown CPU"
+
+
+def first_images(source: Path, count: int, folder: Path) -> Path:
+    """``folder``, made here, holding links to the first ``count`` files of ``source`` by
+    name: a fixed slice of a folder without copying it."""
+    folder.mkdir()
+    for image in sorted(source.iterdir())[:count]:
+        (folder / image.name).symlink_to(image.resolve())
+    return folder
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One child process's run, from the kernel's accounting of that child alone."""
+
+    stdout: str  # "" unless captured
+    wall_s: float
+    cpu_s: float  # user + system; steadier than wall on a machine others are loading too
+    peak_rss_mib: float
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None,
+             stdin: IO[Any] | None = None, capture: bool = False,
+             stderr: int | None = subprocess.DEVNULL) -> Measured:
+    """Run ``cmd`` to its end (wait4: its own CPU time and peak RSS); a failed run ends
+    the benchmark."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stderr=stderr, text=True,
+                            stdout=subprocess.PIPE if capture else subprocess.DEVNULL)
+    out = proc.stdout.read() if capture else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if (code := os.waitstatus_to_exitcode(status)) != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed with exit code {code}")
+    return Measured(out, elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)

@@ -24,10 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from devdata import SAMPLE
+from devdata import SAMPLE, first_images, measured
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,24 +71,15 @@ if __name__ == "__main__":
 '''
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=SAMPLE)
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    files = sorted(str(p) for p in args.images.iterdir())[:args.count]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "images"
-        folder.mkdir()
-        for f in files:
-            (folder / Path(f).name).symlink_to(Path(f).resolve())
+        folder = first_images(args.images, args.count, Path(tmp) / "images")
+        files = sorted(folder.iterdir())
         env = {**os.environ, "RESNET_HOME": str(Path(tmp) / "home"),
                "PYTHONPATH": str(HERE)}
         model = Path(tmp) / "r18"
@@ -104,13 +94,13 @@ def main() -> None:
                               text=True, env=env).stdout.splitlines()[1]
         script = Path(tmp) / "torch_predict.py"
         script.write_text(TORCH_SCRIPT)
-        torch_run = [sys.executable, str(script), *(str(folder / Path(f).name) for f in files)]
+        torch_run = [sys.executable, str(script), *map(str, files)]
         print(f"{len(files)} images from {args.images}; load {os.getloadavg()[0]:.1f}; {pick}")
         rates: dict[str, list[float]] = {"resnet auto": [], "torch DataLoader": []}
         for r in range(args.rounds):
             order = [("resnet auto", predict), ("torch DataLoader", torch_run)]
             for label, command in order[r % 2:] + order[:r % 2]:
-                rates[label].append(len(files) / timed(command, env))
+                rates[label].append(len(files) / measured(command, env, stderr=None).wall_s)
         ratio = statistics.median(a / b for a, b in zip(*rates.values(), strict=True))
         for label, values in rates.items():
             print(f"{label:<17} {statistics.median(values):7.1f} img/s  "

@@ -23,12 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devdata import PHOTOS, cpu_model, image_folder
+from devdata import PHOTOS, Measured, cpu_model, first_images, image_folder, measured
 
 from resnet_cli import engines
 
@@ -38,26 +37,15 @@ PHOTO = PHOTOS / "coffee.png"
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
-Result = tuple[str, float, float, float]
-
-
-def run(args: list[str], on_2mb: bool) -> Result:
-    """stdout, wall seconds, CPU seconds and peak RSS (MiB) of one ``resnet`` process."""
+def run(args: list[str], on_2mb: bool) -> Measured:
+    """One fresh ``resnet`` process, with the tunable or without."""
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
     if on_2mb:
         env["GLIBC_TUNABLES"] = TUNABLE
-    start = time.perf_counter()
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
-        raise SystemExit(f"resnet {' '.join(args)} failed (status {status})")
-    return out, time.perf_counter() - start, usage.ru_utime + usage.ru_stime, \
-        usage.ru_maxrss / 1024
+    return measured([*CLI, *args], env=env, capture=True)
 
 
-def paired(args: list[str], rounds: int, measure: Callable[[Result], Any]
+def paired(args: list[str], rounds: int, measure: Callable[[Measured], Any]
            ) -> tuple[list[Any], list[Any]]:
     """``measure(run's result)`` without and with 2 MB pages, a fresh process each, the
     order alternating round by round."""
@@ -74,8 +62,8 @@ def describe(what: str, off: list[float], on: list[float]) -> str:
     return f"{what} {statistics.median(off):.2f} -> {statistics.median(on):.2f} x{ratio:.3f}"
 
 
-def model_only(out: Result) -> float:
-    return float(re.search(r"^model-only\s+([\d.]+)", out[0], re.MULTILINE).group(1))
+def model_only(run: Measured) -> float:
+    return float(re.search(r"^model-only\s+([\d.]+)", run.stdout, re.MULTILINE).group(1))
 
 
 def main() -> None:
@@ -107,17 +95,16 @@ def main() -> None:
                                      args.rounds, model_only)
                     print(f"model only, {model} {engine} batch {batch}: "
                           f"{describe('img/s', off, on)}")
-        folder = Path(tmp) / "images"
-        folder.mkdir()
-        for image in sorted(image_folder(args.images, args.count).iterdir())[:args.count]:
-            (folder / image.name).symlink_to(image.resolve())
+        folder = first_images(image_folder(args.images, args.count), args.count,
+                              Path(tmp) / "images")
         for engine in names:
             for what, images in ((f"{args.count} images", folder), ("cold, one photo", PHOTO)):
                 off, on = paired(["predict", "--model-dir", str(dirs["resnet18_v1"]),
-                                  "--engine", engine, str(images)], args.rounds,
-                                 lambda out: out[1:])
-                line = ", ".join(describe(name, [r[i] for r in off], [r[i] for r in on])
-                                 for i, name in enumerate(("wall s", "CPU s", "peak RSS MiB")))
+                                  "--engine", engine, str(images)], args.rounds, lambda run: run)
+                line = ", ".join(describe(name, [getattr(r, field) for r in off],
+                                          [getattr(r, field) for r in on])
+                                 for field, name in (("wall_s", "wall s"), ("cpu_s", "CPU s"),
+                                                     ("peak_rss_mib", "peak RSS MiB")))
                 print(f"resnet predict, ResNet-18 {engine}, {what}: {line}")
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
