@@ -26,7 +26,8 @@ from resnet_cli.weights.catalog import bundled_path
 MINIMAL = """
 import sys
 import numpy as np
-import mxnet as mx
+from resnet_cli.runtime import mxnet  # mxnet 1.9 needs numpy's old aliases back first
+mx = mxnet()
 from PIL import Image
 from resnet_cli.registry import get
 net = get(sys.argv[1]).build(classes=1000)
