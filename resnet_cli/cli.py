@@ -38,13 +38,16 @@ class ResnetGroup(click.Group):
                 process.discard_stdout()  # the final flush would fail again
             process.say(f"Error: {printable(str(exc))}")
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM once process.main runs
-            process.say(process.interrupt_message(exc))
-            ctx.exit(process.signal_exit_code(exc))
         except BrokenPipeError:
             # The reader went away (| head): silence the final flush and stop quietly.
             process.discard_stdout()
             ctx.exit(ExitCode.BROKEN_PIPE)
+        except BaseException as exc:  # Ctrl-C, or SIGTERM once process.main runs, or an
+            # error a library's cleanup raised while they unwound it
+            if (interrupt := process.interrupt_behind(exc)) is None:
+                raise
+            process.say(process.interrupt_message(interrupt))
+            ctx.exit(process.signal_exit_code(interrupt))
 
 
 @click.group(cls=ResnetGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -148,6 +148,20 @@ def signal_exit_code(exc: KeyboardInterrupt) -> int:
     return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that ``exc`` was raised while unwinding from, if any.
+
+    The signal raises at whatever bytecode the main thread is on, and can leave a library's
+    state half-changed; that library's cleanup may then fail on the way out, replacing the
+    interrupt with its own error. Seen in CI: Ctrl-C inside ``threading.Condition.wait``
+    under Dask's ``as_completed`` became "RuntimeError: cannot release un-acquired lock"
+    and a traceback with exit 1."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, KeyboardInterrupt):
+        seen = seen.__context__
+    return seen
+
+
 def interrupt_message(exc: KeyboardInterrupt) -> str:
     return "Terminated." if isinstance(exc, Terminated) else "Interrupted."
 

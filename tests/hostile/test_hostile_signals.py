@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 
 import numpy as np
@@ -73,3 +74,31 @@ def test_ctrl_c_during_start_up_prints_no_traceback(delay):
     assert run.returncode == 130
     assert run.stderr == "Interrupted.\n"
     assert run.stdout in ("", "[]\n") or json.loads(run.stdout)
+
+
+def test_an_error_raised_while_unwinding_an_interrupt_is_still_the_interrupt():
+    """Ctrl-C raised inside a library's half-done state change (CI saw Dask's
+    ``as_completed`` under ``threading.Condition.wait``) makes its cleanup fail with an error
+    of its own: the run still ends as interrupted, in one line, not a traceback."""
+    import click
+    from click.testing import CliRunner
+
+    from resnet_cli.cli import ResnetGroup
+
+    @click.group(cls=ResnetGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def wait() -> None:
+        lock = threading.Lock()
+        lock.acquire()
+        try:
+            lock.release()  # as Condition.wait lets its lock go ...
+            raise KeyboardInterrupt  # ... the signal lands before it takes it back
+        finally:
+            lock.release()  # the cleanup: RuntimeError, release unlocked lock
+
+    result = CliRunner().invoke(group, ["wait"])
+    assert result.exit_code == 130, result.exception
+    assert result.stderr.strip().splitlines() == ["Interrupted."]
